@@ -1,0 +1,143 @@
+//! Status codes, their names, and the thread-local last error.
+
+use super::boundary;
+use crate::ErrorKind;
+use std::ffi::c_char;
+
+/// The result of a libdpop call: `DPOP_OK` (0) or one of the `DPOP_ERR_*` codes.
+///
+/// Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs) and never renumbered or
+/// reused; new codes are only added.
+pub type dpop_status = i32;
+
+/// The call succeeded.
+pub const DPOP_OK: dpop_status = 0;
+/// A required pointer argument is NULL.
+pub const DPOP_ERR_NULL_POINTER: dpop_status = 1;
+/// A string argument is not valid UTF-8.
+pub const DPOP_ERR_INVALID_UTF8: dpop_status = 2;
+/// The output buffer is too small (or NULL); `*out_size` tells the size needed.
+pub const DPOP_ERR_BUFFER_TOO_SMALL: dpop_status = 3;
+/// An argument is out of range or malformed.
+pub const DPOP_ERR_INVALID_ARGUMENT: dpop_status = 4;
+/// libdpop hit an internal error (a caught panic); please report it.
+pub const DPOP_ERR_PANIC: dpop_status = 5;
+/// A file could not be opened or read.
+pub const DPOP_ERR_IO: dpop_status = 6;
+/// The key handle holds no key yet (load or generate one first).
+pub const DPOP_ERR_KEY_NOT_LOADED: dpop_status = 7;
+/// The system random source or a signing primitive failed.
+pub const DPOP_ERR_CRYPTO: dpop_status = 8;
+
+/// The data is not a PEM, DER or JWK key, or holds no private key block.
+pub const DPOP_ERR_KEY_UNRECOGNIZED: dpop_status = 100;
+/// The key data ends early (cut-off file, missing PEM END line).
+pub const DPOP_ERR_KEY_TRUNCATED: dpop_status = 101;
+/// The key container is recognised but its content is invalid.
+pub const DPOP_ERR_KEY_MALFORMED: dpop_status = 102;
+/// An RSA key; libdpop signs with EC (P-256, P-384) and Ed25519 keys.
+pub const DPOP_ERR_KEY_RSA: dpop_status = 103;
+/// A key type that cannot sign proofs (DSA, X25519, symmetric, OpenSSH files, ...).
+pub const DPOP_ERR_KEY_UNSUPPORTED_TYPE: dpop_status = 104;
+/// An elliptic curve other than P-256, P-384 or Ed25519 (e.g. secp256k1, P-521).
+pub const DPOP_ERR_KEY_UNSUPPORTED_CURVE: dpop_status = 105;
+/// A public key or certificate where a private key is needed.
+pub const DPOP_ERR_KEY_PUBLIC_ONLY: dpop_status = 106;
+/// The key is encrypted and no password was given.
+pub const DPOP_ERR_KEY_PASSWORD_REQUIRED: dpop_status = 107;
+/// The password does not decrypt the key.
+pub const DPOP_ERR_KEY_WRONG_PASSWORD: dpop_status = 108;
+/// The key is encrypted with an unsupported scheme (legacy PEM encryption, PKCS#12 PBE).
+pub const DPOP_ERR_KEY_UNSUPPORTED_ENCRYPTION: dpop_status = 109;
+
+/// The HTTP method is not a valid method token.
+pub const DPOP_ERR_PROOF_METHOD: dpop_status = 200;
+/// The URL is not an absolute http or https URL.
+pub const DPOP_ERR_PROOF_URL: dpop_status = 201;
+/// The extra claims are not a JSON object, or try to replace a claim libdpop sets.
+pub const DPOP_ERR_PROOF_CLAIMS: dpop_status = 202;
+/// The nonce is not a valid DPoP-Nonce value.
+pub const DPOP_ERR_PROOF_NONCE: dpop_status = 203;
+
+/// Every code with its name, for `dpop_error_name` and the tests.
+pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 23] = [
+    (DPOP_OK, c"DPOP_OK"),
+    (DPOP_ERR_NULL_POINTER, c"DPOP_ERR_NULL_POINTER"),
+    (DPOP_ERR_INVALID_UTF8, c"DPOP_ERR_INVALID_UTF8"),
+    (DPOP_ERR_BUFFER_TOO_SMALL, c"DPOP_ERR_BUFFER_TOO_SMALL"),
+    (DPOP_ERR_INVALID_ARGUMENT, c"DPOP_ERR_INVALID_ARGUMENT"),
+    (DPOP_ERR_PANIC, c"DPOP_ERR_PANIC"),
+    (DPOP_ERR_IO, c"DPOP_ERR_IO"),
+    (DPOP_ERR_KEY_NOT_LOADED, c"DPOP_ERR_KEY_NOT_LOADED"),
+    (DPOP_ERR_CRYPTO, c"DPOP_ERR_CRYPTO"),
+    (DPOP_ERR_KEY_UNRECOGNIZED, c"DPOP_ERR_KEY_UNRECOGNIZED"),
+    (DPOP_ERR_KEY_TRUNCATED, c"DPOP_ERR_KEY_TRUNCATED"),
+    (DPOP_ERR_KEY_MALFORMED, c"DPOP_ERR_KEY_MALFORMED"),
+    (DPOP_ERR_KEY_RSA, c"DPOP_ERR_KEY_RSA"),
+    (DPOP_ERR_KEY_UNSUPPORTED_TYPE, c"DPOP_ERR_KEY_UNSUPPORTED_TYPE"),
+    (DPOP_ERR_KEY_UNSUPPORTED_CURVE, c"DPOP_ERR_KEY_UNSUPPORTED_CURVE"),
+    (DPOP_ERR_KEY_PUBLIC_ONLY, c"DPOP_ERR_KEY_PUBLIC_ONLY"),
+    (DPOP_ERR_KEY_PASSWORD_REQUIRED, c"DPOP_ERR_KEY_PASSWORD_REQUIRED"),
+    (DPOP_ERR_KEY_WRONG_PASSWORD, c"DPOP_ERR_KEY_WRONG_PASSWORD"),
+    (
+        DPOP_ERR_KEY_UNSUPPORTED_ENCRYPTION,
+        c"DPOP_ERR_KEY_UNSUPPORTED_ENCRYPTION",
+    ),
+    (DPOP_ERR_PROOF_METHOD, c"DPOP_ERR_PROOF_METHOD"),
+    (DPOP_ERR_PROOF_URL, c"DPOP_ERR_PROOF_URL"),
+    (DPOP_ERR_PROOF_CLAIMS, c"DPOP_ERR_PROOF_CLAIMS"),
+    (DPOP_ERR_PROOF_NONCE, c"DPOP_ERR_PROOF_NONCE"),
+];
+
+/// The status code for a core error kind.
+pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
+    match kind {
+        ErrorKind::InvalidArgument => DPOP_ERR_INVALID_ARGUMENT,
+        ErrorKind::Io => DPOP_ERR_IO,
+        ErrorKind::KeyUnrecognized => DPOP_ERR_KEY_UNRECOGNIZED,
+        ErrorKind::KeyTruncated => DPOP_ERR_KEY_TRUNCATED,
+        ErrorKind::KeyMalformed => DPOP_ERR_KEY_MALFORMED,
+        ErrorKind::KeyRsa => DPOP_ERR_KEY_RSA,
+        ErrorKind::KeyUnsupportedType => DPOP_ERR_KEY_UNSUPPORTED_TYPE,
+        ErrorKind::KeyUnsupportedCurve => DPOP_ERR_KEY_UNSUPPORTED_CURVE,
+        ErrorKind::KeyPublicOnly => DPOP_ERR_KEY_PUBLIC_ONLY,
+        ErrorKind::KeyPasswordRequired => DPOP_ERR_KEY_PASSWORD_REQUIRED,
+        ErrorKind::KeyWrongPassword => DPOP_ERR_KEY_WRONG_PASSWORD,
+        ErrorKind::KeyUnsupportedEncryption => DPOP_ERR_KEY_UNSUPPORTED_ENCRYPTION,
+        ErrorKind::ProofMethod => DPOP_ERR_PROOF_METHOD,
+        ErrorKind::ProofUrl => DPOP_ERR_PROOF_URL,
+        ErrorKind::ProofClaims => DPOP_ERR_PROOF_CLAIMS,
+        ErrorKind::ProofNonce => DPOP_ERR_PROOF_NONCE,
+        ErrorKind::Crypto => DPOP_ERR_CRYPTO,
+    }
+}
+
+/// The name of a status code (`"DPOP_ERR_KEY_RSA"`), or `"DPOP_ERR_UNKNOWN"`.
+///
+/// The string is static: never free it.
+#[no_mangle]
+pub extern "C" fn dpop_error_name(code: dpop_status) -> *const c_char {
+    CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(c"DPOP_ERR_UNKNOWN", |(_, name)| name)
+        .as_ptr()
+}
+
+/// The status code of the last failed libdpop call on this thread (`DPOP_OK` if none failed).
+///
+/// Successful calls leave it unchanged, like `errno`.
+#[no_mangle]
+pub extern "C" fn dpop_last_error_code() -> dpop_status {
+    boundary::thread_error_code()
+}
+
+/// The message of the last failed libdpop call on this thread (`""` if none failed).
+///
+/// The string belongs to libdpop and stays valid until the next failing libdpop call on this
+/// thread; copy it to keep it. Calls that fail before any handle exists (a NULL handle, a
+/// caught panic) are reported here only.
+#[no_mangle]
+pub extern "C" fn dpop_last_error_message() -> *const c_char {
+    boundary::thread_error_message()
+}

@@ -1,0 +1,211 @@
+use super::*;
+use base64ct::Base64;
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    Base64::decode_vec(&body).unwrap()
+}
+
+fn kind_of(r: Result<Key>) -> ErrorKind {
+    r.expect_err("expected an error").kind()
+}
+
+#[test]
+fn thumbprint_matches_the_rfc_9449_example_key() {
+    // RFC 9449 §4.1 example key; §6.1 gives its thumbprint as the cnf.jkt of the token.
+    let x = Base64UrlUnpadded::decode_vec("l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs").unwrap();
+    let y = Base64UrlUnpadded::decode_vec("9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA").unwrap();
+    let point = [&[4u8][..], &x, &y].concat();
+    let jwk = jwk::public_jwk(Algorithm::Es256, &point);
+    assert_eq!(thumbprint_of(&jwk), "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+}
+
+#[test]
+fn ed25519_jwk_matches_rfc_8037_thumbprint_and_signature() {
+    let jwk = br#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+    let key = Key::load(jwk, None).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::EdDsa);
+    assert_eq!(key.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    let sig = key
+        .sign(
+            &SystemRandom::new(),
+            b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc",
+        )
+        .unwrap();
+    assert_eq!(
+        Base64UrlUnpadded::encode_string(&sig),
+        "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+    );
+}
+
+#[test]
+fn generated_keys_round_trip_through_every_export_format() {
+    for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::EdDsa] {
+        let key = Key::generate(alg).unwrap();
+        assert_eq!(key.algorithm(), alg);
+        assert_eq!(key.thumbprint().len(), 43);
+        let pem = key.to_pkcs8_pem(None).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        let from_pem = Key::load(pem.as_bytes(), None).unwrap();
+        assert_eq!(from_pem.thumbprint(), key.thumbprint());
+        let from_der = Key::load(&pem_to_der(&pem), None).unwrap();
+        assert_eq!(from_der.thumbprint(), key.thumbprint());
+        let from_jwk = Key::load(key.private_jwk().as_bytes(), None).unwrap();
+        assert_eq!(from_jwk.thumbprint(), key.thumbprint());
+        assert_eq!(from_jwk.private_jwk().as_str(), key.private_jwk().as_str());
+    }
+}
+
+#[test]
+fn encrypted_export_needs_its_password_back() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let pem = key.to_pkcs8_pem(Some("correct horse")).unwrap();
+    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+    let back = Key::load(pem.as_bytes(), Some("correct horse")).unwrap();
+    assert_eq!(back.thumbprint(), key.thumbprint());
+    assert_eq!(
+        kind_of(Key::load(pem.as_bytes(), Some("wrong"))),
+        ErrorKind::KeyWrongPassword
+    );
+    assert_eq!(
+        kind_of(Key::load(pem.as_bytes(), None)),
+        ErrorKind::KeyPasswordRequired
+    );
+    assert_eq!(
+        kind_of(Key::load(pem.as_bytes(), Some(""))),
+        ErrorKind::KeyPasswordRequired
+    );
+    let der = pem_to_der(&pem);
+    assert_eq!(kind_of(Key::load(&der, None)), ErrorKind::KeyPasswordRequired);
+    assert_eq!(
+        Key::load(&der, Some("correct horse")).unwrap().thumbprint(),
+        key.thumbprint()
+    );
+    assert_eq!(
+        key.to_pkcs8_pem(Some("")).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[test]
+fn debug_output_shows_no_private_key() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let jwk: serde_json::Value = serde_json::from_str(&key.private_jwk()).unwrap();
+    let d = jwk["d"].as_str().unwrap();
+    let shown = format!("{key:?}");
+    assert!(shown.contains(key.thumbprint()));
+    assert!(!shown.contains(d));
+}
+
+#[test]
+fn pem_with_parameters_block_and_crlf_lines_loads() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let pem = key.to_pkcs8_pem(None).unwrap();
+    let text = format!(
+        "junk before\r\n-----BEGIN EC PARAMETERS-----\r\nBggqhkjOPQMBBw==\r\n-----END EC PARAMETERS-----\r\n{}",
+        pem.replace('\n', "\r\n")
+    );
+    assert_eq!(
+        Key::load(text.as_bytes(), None).unwrap().thumbprint(),
+        key.thumbprint()
+    );
+    let with_bom = [&b"\xEF\xBB\xBF"[..], pem.as_bytes()].concat();
+    assert_eq!(Key::load(&with_bom, None).unwrap().thumbprint(), key.thumbprint());
+}
+
+#[test]
+fn bad_inputs_get_distinct_kinds() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let pem = key.to_pkcs8_pem(None).unwrap();
+    let der = pem_to_der(&pem);
+    assert_eq!(kind_of(Key::load(b"", None)), ErrorKind::KeyUnrecognized);
+    assert_eq!(kind_of(Key::load(b"  \n ", None)), ErrorKind::KeyUnrecognized);
+    assert_eq!(
+        kind_of(Key::load(b"hello world", None)),
+        ErrorKind::KeyUnrecognized
+    );
+    assert_eq!(
+        kind_of(Key::load(&pem.as_bytes()[..pem.len() - 30], None)),
+        ErrorKind::KeyTruncated
+    );
+    assert_eq!(
+        kind_of(Key::load(&der[..der.len() - 5], None)),
+        ErrorKind::KeyTruncated
+    );
+    assert_eq!(kind_of(Key::load(&der[..1], None)), ErrorKind::KeyTruncated);
+    let mut flipped = der.clone();
+    flipped[10] ^= 0xff;
+    assert!(Key::load(&flipped, None).is_err());
+    let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
+    assert_eq!(kind_of(Key::load(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
+    let public = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+    assert_eq!(
+        kind_of(Key::load(public.as_bytes(), None)),
+        ErrorKind::KeyPublicOnly
+    );
+    let legacy = "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END EC PRIVATE KEY-----\n";
+    assert_eq!(
+        kind_of(Key::load(legacy.as_bytes(), None)),
+        ErrorKind::KeyUnsupportedEncryption
+    );
+    let bad_b64 = "-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n";
+    assert_eq!(
+        kind_of(Key::load(bad_b64.as_bytes(), None)),
+        ErrorKind::KeyMalformed
+    );
+}
+
+#[test]
+fn jwk_problems_are_named() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let full: serde_json::Value = serde_json::from_str(&key.private_jwk()).unwrap();
+    let with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut m = full.as_object().unwrap().clone();
+        f(&mut m);
+        serde_json::Value::Object(m).to_string()
+    };
+    let public = with(&|m| {
+        m.remove("d");
+    });
+    assert_eq!(
+        kind_of(Key::load(public.as_bytes(), None)),
+        ErrorKind::KeyPublicOnly
+    );
+    let k1 = with(&|m| {
+        m.insert("crv".into(), "secp256k1".into());
+    });
+    assert_eq!(
+        kind_of(Key::load(k1.as_bytes(), None)),
+        ErrorKind::KeyUnsupportedCurve
+    );
+    let rsa = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"}"#;
+    assert_eq!(kind_of(Key::load(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
+    let oct = r#"{"kty":"oct","k":"AQAB"}"#;
+    assert_eq!(
+        kind_of(Key::load(oct.as_bytes(), None)),
+        ErrorKind::KeyUnsupportedType
+    );
+    let other = Key::generate(Algorithm::Es256).unwrap();
+    let other_jwk: serde_json::Value = serde_json::from_str(&other.private_jwk()).unwrap();
+    let mismatched = with(&|m| {
+        m.insert("x".into(), other_jwk["x"].clone());
+    });
+    let err = Key::load(mismatched.as_bytes(), None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeyMalformed);
+    let text = key.private_jwk();
+    assert_eq!(
+        kind_of(Key::load(&text.as_bytes()[..40], None)),
+        ErrorKind::KeyTruncated
+    );
+    let set = format!(r#"{{"keys":[{}]}}"#, text.as_str());
+    assert_eq!(
+        Key::load(set.as_bytes(), None).unwrap().thumbprint(),
+        key.thumbprint()
+    );
+    let d = full["d"].as_str().unwrap();
+    for bad in [public, mismatched, set.replace("\"keys\":[", "\"keys\":[1,")] {
+        if let Err(e) = Key::load(bad.as_bytes(), None) {
+            assert!(!e.message().contains(d), "error text leaks the private key");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! DPoP proof JWTs (RFC 9449 §4.2).
+//!
+//! A proof is `base64url(header).base64url(payload).base64url(signature)`. The header depends
+//! only on the key and is prepared once per key; a proof costs one payload serialisation, one
+//! signature and 16 bytes from the OS random source for its `jti`.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::Key;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Claims libdpop sets itself; extra claims may not replace them.
+const RESERVED_CLAIMS: [&str; 6] = ["jti", "htm", "htu", "iat", "ath", "nonce"];
+
+/// Bytes of randomness in a `jti` (RFC 9449 asks for enough entropy to be unguessable).
+const JTI_BYTES: usize = 16;
+
+/// The inputs of one proof. Built with [`Proof::new`] and the setters, then [`Proof::sign`]ed.
+#[derive(Clone, Debug, Default)]
+pub struct Proof<'a> {
+    method: &'a str,
+    url: &'a str,
+    access_token: Option<&'a str>,
+    nonce: Option<&'a str>,
+    extra_claims: Option<&'a str>,
+    issued_at: Option<u64>,
+}
+
+impl<'a> Proof<'a> {
+    /// A proof for a request with this method and URL.
+    pub fn new(method: &'a str, url: &'a str) -> Self {
+        Self {
+            method,
+            url,
+            ..Self::default()
+        }
+    }
+
+    /// Binds the proof to an access token through the `ath` claim (RFC 9449 §4.2, §7).
+    pub fn access_token(mut self, token: Option<&'a str>) -> Self {
+        self.access_token = token;
+        self
+    }
+
+    /// Sets the server-provided `nonce` claim (RFC 9449 §8, §9).
+    pub fn nonce(mut self, nonce: Option<&'a str>) -> Self {
+        self.nonce = nonce;
+        self
+    }
+
+    /// Merges a JSON object of further claims into the payload.
+    pub fn extra_claims(mut self, json: Option<&'a str>) -> Self {
+        self.extra_claims = json;
+        self
+    }
+
+    /// Sets `iat` (seconds since the Unix epoch) instead of the current time.
+    pub fn issued_at(mut self, iat: Option<u64>) -> Self {
+        self.issued_at = iat;
+        self
+    }
+
+    /// Signs the proof with `key`, returning the compact JWS.
+    pub fn sign(&self, key: &Key) -> Result<String> {
+        check_method(self.method)?;
+        let htu = htu(self.url)?;
+        let extra = match self.extra_claims {
+            Some(json) => Some(parse_extra_claims(json)?),
+            None => None,
+        };
+        let rng = SystemRandom::new();
+        let mut jti = [0u8; JTI_BYTES];
+        rng.fill(&mut jti).map_err(|_| crate::key::rng_error())?;
+        let iat = self.issued_at.unwrap_or_else(now);
+
+        let mut payload = String::with_capacity(160 + htu.len());
+        payload.push_str(r#"{"jti":""#);
+        payload.push_str(&Base64UrlUnpadded::encode_string(&jti));
+        payload.push_str(r#"","htm":"#);
+        push_json_string(&mut payload, self.method);
+        payload.push_str(r#","htu":"#);
+        push_json_string(&mut payload, &htu);
+        payload.push_str(r#","iat":"#);
+        payload.push_str(&iat.to_string());
+        if let Some(token) = self.access_token {
+            if token.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "the access token is empty",
+                ));
+            }
+            payload.push_str(r#","ath":""#);
+            payload.push_str(&ath(token));
+            payload.push('"');
+        }
+        if let Some(nonce) = self.nonce {
+            check_nonce(nonce)?;
+            payload.push_str(r#","nonce":"#);
+            push_json_string(&mut payload, nonce);
+        }
+        for (name, value) in extra.iter().flatten() {
+            payload.push(',');
+            push_json_string(&mut payload, name);
+            payload.push(':');
+            payload.push_str(&value.to_string());
+        }
+        payload.push('}');
+
+        let header = key.header_b64();
+        let payload_len = Base64UrlUnpadded::encoded_len(payload.as_bytes());
+        let mut jws = String::with_capacity(header.len() + payload_len + 2 + 132);
+        jws.push_str(header);
+        jws.push('.');
+        jws.push_str(&Base64UrlUnpadded::encode_string(payload.as_bytes()));
+        let signature = key.sign(&rng, jws.as_bytes())?;
+        jws.push('.');
+        jws.push_str(&Base64UrlUnpadded::encode_string(&signature));
+        Ok(jws)
+    }
+}
+
+/// The `ath` value for an access token: base64url(SHA-256(token)).
+pub fn ath(access_token: &str) -> String {
+    Base64UrlUnpadded::encode_string(&Sha256::digest(access_token.as_bytes()))
+}
+
+/// The `htu` of a request URL: the URL with scheme and host lower-cased, the default port,
+/// user info, query and fragment removed (RFC 9449 §4.2, §4.3 with RFC 3986 §6.2).
+pub fn htu(url: &str) -> Result<String> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|e| Error::new(ErrorKind::ProofUrl, format!("'{url}' is not a valid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::new(
+            ErrorKind::ProofUrl,
+            format!("'{url}' is not an http or https URL"),
+        ));
+    }
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    // Both calls only fail for URLs without a host, which http(s) URLs always have.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    Ok(parsed.into())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// RFC 9110 §9.1: a method is a token.
+fn check_method(method: &str) -> Result<()> {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if method.is_empty() || !method.bytes().all(tchar) {
+        return Err(Error::new(
+            ErrorKind::ProofMethod,
+            format!("'{}' is not a valid HTTP method", method.escape_debug()),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 9449 §8.1: `nonce = 1*NQCHAR`, NQCHAR = %x21 / %x23-5B / %x5D-7E.
+fn check_nonce(nonce: &str) -> Result<()> {
+    let nqchar = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+    if nonce.is_empty() || !nonce.bytes().all(nqchar) {
+        return Err(Error::new(
+            ErrorKind::ProofNonce,
+            "the nonce is not a valid DPoP-Nonce value (1*NQCHAR)",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_extra_claims(json: &str) -> Result<Map<String, Value>> {
+    let value: Value = serde_json::from_str(json).map_err(|e| {
+        Error::new(
+            ErrorKind::ProofClaims,
+            format!("the extra claims are not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(claims) = value else {
+        return Err(Error::new(
+            ErrorKind::ProofClaims,
+            "the extra claims are not a JSON object",
+        ));
+    };
+    if let Some(name) = RESERVED_CLAIMS.iter().find(|name| claims.contains_key(**name)) {
+        return Err(Error::new(
+            ErrorKind::ProofClaims,
+            format!("the claim '{name}' is set by libdpop and cannot be given as an extra claim"),
+        ));
+    }
+    Ok(claims)
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // Serialising a str into a String cannot fail.
+    out.push_str(&Value::from(s).to_string());
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+use super::*;
+use crate::key::Algorithm;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519};
+use std::collections::HashSet;
+
+fn decode_part(part: &str) -> serde_json::Value {
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+}
+
+/// Verifies a proof's signature against the key in its own header; returns header and claims.
+fn verify(jws: &str) -> (serde_json::Value, serde_json::Value) {
+    let parts: Vec<&str> = jws.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header = decode_part(parts[0]);
+    let jwk = &header["jwk"];
+    let b = |name: &str| Base64UrlUnpadded::decode_vec(jwk[name].as_str().unwrap()).unwrap();
+    let (alg, public): (&dyn ring::signature::VerificationAlgorithm, Vec<u8>) =
+        match header["alg"].as_str().unwrap() {
+            "ES256" => (&ECDSA_P256_SHA256_FIXED, [vec![4], b("x"), b("y")].concat()),
+            "ES384" => (&ECDSA_P384_SHA384_FIXED, [vec![4], b("x"), b("y")].concat()),
+            "EdDSA" => (&ED25519, b("x")),
+            other => panic!("unexpected alg {other}"),
+        };
+    let signature = Base64UrlUnpadded::decode_vec(parts[2]).unwrap();
+    let signed = &jws[..parts[0].len() + 1 + parts[1].len()];
+    UnparsedPublicKey::new(alg, public)
+        .verify(signed.as_bytes(), &signature)
+        .unwrap();
+    (header, decode_part(parts[1]))
+}
+
+#[test]
+fn proof_has_rfc_9449_header_and_claims() {
+    for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::EdDsa] {
+        let key = Key::generate(alg).unwrap();
+        let jws = Proof::new("POST", "https://Server.Example.COM:443/token?x=1#frag")
+            .sign(&key)
+            .unwrap();
+        let (header, claims) = verify(&jws);
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], alg.name());
+        assert_eq!(header["jwk"].to_string(), key.public_jwk());
+        assert!(header["jwk"].get("d").is_none());
+        assert_eq!(claims["htm"], "POST");
+        assert_eq!(claims["htu"], "https://server.example.com/token");
+        assert!(claims["iat"].as_u64().unwrap() > 1_700_000_000);
+        assert_eq!(
+            Base64UrlUnpadded::decode_vec(claims["jti"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            16
+        );
+        assert!(claims.get("ath").is_none() && claims.get("nonce").is_none());
+    }
+}
+
+#[test]
+fn ath_is_the_rfc_9449_example_value() {
+    // RFC 9449 §7.1: the example access token and its ath.
+    assert_eq!(
+        ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+        "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+    );
+}
+
+#[test]
+fn token_nonce_and_extra_claims_are_carried() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let jws = Proof::new("GET", "https://rs.example/api")
+        .access_token(Some("tok.en"))
+        .nonce(Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"))
+        .extra_claims(Some(r#"{"client_id":"abc","n":[1,2]}"#))
+        .issued_at(Some(1_700_000_123))
+        .sign(&key)
+        .unwrap();
+    let (_, claims) = verify(&jws);
+    assert_eq!(claims["ath"], ath("tok.en"));
+    assert_eq!(claims["nonce"], "eyJ7S_zG.eyJH0-Z.HX4w-7v");
+    assert_eq!(claims["client_id"], "abc");
+    assert_eq!(claims["n"], serde_json::json!([1, 2]));
+    assert_eq!(claims["iat"], 1_700_000_123);
+}
+
+#[test]
+fn htu_normalisation_cases() {
+    let cases = [
+        ("https://EXAMPLE.com/Path", "https://example.com/Path"),
+        ("HTTPS://example.com:443/a", "https://example.com/a"),
+        ("http://example.com:80/a", "http://example.com/a"),
+        ("https://example.com:8443/a", "https://example.com:8443/a"),
+        ("https://example.com", "https://example.com/"),
+        ("https://user:pw@example.com/a?b=c#d", "https://example.com/a"),
+        ("http://127.0.0.1:8080/x?", "http://127.0.0.1:8080/x"),
+        ("https://[::1]:443/v", "https://[::1]/v"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(htu(input).unwrap(), expected, "{input}");
+    }
+    for bad in ["", "/relative", "ftp://example.com/", "https://", "not a url"] {
+        assert_eq!(htu(bad).unwrap_err().kind(), ErrorKind::ProofUrl, "{bad}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_rejected_with_their_kind() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let kind = |p: Proof| p.sign(&key).unwrap_err().kind();
+    assert_eq!(kind(Proof::new("", "https://a/")), ErrorKind::ProofMethod);
+    assert_eq!(kind(Proof::new("GE T", "https://a/")), ErrorKind::ProofMethod);
+    assert_eq!(kind(Proof::new("GET", "mailto:x@y")), ErrorKind::ProofUrl);
+    assert_eq!(
+        kind(Proof::new("GET", "https://a/").nonce(Some(""))),
+        ErrorKind::ProofNonce
+    );
+    assert_eq!(
+        kind(Proof::new("GET", "https://a/").nonce(Some("a\"b"))),
+        ErrorKind::ProofNonce
+    );
+    assert_eq!(
+        kind(Proof::new("GET", "https://a/").access_token(Some(""))),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(Proof::new("GET", "https://a/").extra_claims(Some("[1]"))),
+        ErrorKind::ProofClaims
+    );
+    assert_eq!(
+        kind(Proof::new("GET", "https://a/").extra_claims(Some("{"))),
+        ErrorKind::ProofClaims
+    );
+    for reserved in RESERVED_CLAIMS {
+        let json = format!(r#"{{"{reserved}":"x"}}"#);
+        assert_eq!(
+            kind(Proof::new("GET", "https://a/").extra_claims(Some(&json))),
+            ErrorKind::ProofClaims
+        );
+    }
+}
+
+#[test]
+fn ten_thousand_proofs_have_distinct_jtis() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..10_000 {
+        let jws = Proof::new("GET", "https://rs.example/").sign(&key).unwrap();
+        let payload = decode_part(jws.split('.').nth(1).unwrap());
+        assert!(seen.insert(payload["jti"].as_str().unwrap().to_owned()));
+    }
+}
