@@ -1,5 +1,6 @@
 # libdpop build and test entry points. See README.md.
-#   make            build the library (release) and the C programs
+#   make            build the library (release), the test server and the C programs
+#   make demo       start the local DPoP test server, run examples-c/client_credentials against it
 #   make test       every test: header check, lints, Rust tests, C tests, Python interop tests
 #   make bench      proof signing speed next to `openssl speed ecdsap256`
 #   make header     regenerate include/dpop.h after changing the C API
@@ -13,18 +14,21 @@ LIBDIR  := target/release
 LDLIBS  := -L$(LIBDIR) -ldpop -Wl,-rpath,$(CURDIR)/$(LIBDIR)
 BUILD   := build
 VALGRIND := $(shell command -v valgrind 2>/dev/null)
+VALGRIND_RUN := $(if $(VALGRIND),$(VALGRIND) --quiet --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,)
 
-EXAMPLES := $(BUILD)/key_and_proof
-TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract
+EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
+TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
+WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib header check-header lint rust-test c-test py-test test bench bench-smoke demo clean
+.PHONY: all lib server header check-header lint rust-test c-test py-test test bench bench-smoke demo clean
 
-all: lib $(EXAMPLES) $(TEST_PROGRAMS)
+all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
 
 lib:
 	$(CARGO) build --release --lib
 
-$(LIBDIR)/libdpop.so: lib
+server:
+	$(CARGO) build --release -p dpop-testserver --bin dpop-test-server
 
 $(BUILD)/%: examples-c/%.c include/dpop.h lib
 	@mkdir -p $(BUILD)
@@ -43,21 +47,27 @@ check-header:
 	@diff -u include/dpop.h $(BUILD)/dpop.h || { echo "include/dpop.h is stale: run 'make header' and commit it"; exit 1; }
 
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 rust-test:
-	$(CARGO) test
+	$(CARGO) test --workspace
 
-c-test: $(EXAMPLES) $(TEST_PROGRAMS)
-	$(BUILD)/key_and_proof > /dev/null
-	$(BUILD)/abi_contract
-ifneq ($(VALGRIND),)
-	$(VALGRIND) --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/abi_contract
-	$(VALGRIND) --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/key_and_proof > /dev/null
-else
-	@echo "valgrind not installed: the C tests ran without it"
-endif
+# C programs: the ABI contract (under valgrind when installed), the key example, the HTTP
+# object against the test server, and the reference sample with nonces and a session log.
+c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
+	$(VALGRIND_RUN) $(BUILD)/abi_contract
+	$(VALGRIND_RUN) $(BUILD)/key_and_proof > /dev/null
+	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- $(VALGRIND_RUN) $(BUILD)/http_contract
+	rm -f $(BUILD)/cc-session.log $(BUILD)/cc-ec.pem
+	$(WITH_SERVER) --require-nonce --client m2m.dpop:cc-secret-Q7wR3t -- env DPOP_CLIENT_SECRET=cc-secret-Q7wR3t \
+		DPOP_KEY_FILE=$(BUILD)/cc-ec.pem DPOP_SESSION_LOG=$(BUILD)/cc-session.log \
+		$(BUILD)/client_credentials > $(BUILD)/cc-output.txt
+	grep -q '^status: 200$$' $(BUILD)/cc-output.txt
+	grep -q '"client_id":"m2m.dpop"' $(BUILD)/cc-output.txt
+	grep -q 'use_dpop_nonce' $(BUILD)/cc-session.log
+	! grep -q 'cc-secret-Q7wR3t' $(BUILD)/cc-session.log
+	@echo "client_credentials: 200 through nonce demands; the session log holds no secret"
 
 py-test: $(TEST_PROGRAMS)
 	DPOPTOOL=$(CURDIR)/$(BUILD)/dpoptool $(PYTHON) -m pytest -q tests/python
@@ -71,8 +81,11 @@ bench:
 bench-smoke:
 	$(CARGO) bench --bench proof -q -- 0.05
 
-demo: all
-	$(BUILD)/key_and_proof
+demo: lib server $(BUILD)/client_credentials
+	@echo "== local DPoP test server on 127.0.0.1 + examples-c/client_credentials"
+	$(WITH_SERVER) -- env DPOP_KEY_FILE=$(BUILD)/demo-ec.pem DPOP_SESSION_LOG=$(BUILD)/demo-session.log \
+		$(BUILD)/client_credentials
+	@echo "== session log, secrets masked: $(BUILD)/demo-session.log"
 
 clean:
 	$(CARGO) clean

@@ -38,6 +38,19 @@
 #define DPOP_VERSION_PATCH 0
 
 /**
+ * An HTTP client that adds DPoP to every request: it fetches an access token with the
+ * client_credentials grant (with a DPoP proof), caches and refreshes it, sends
+ * `Authorization: DPoP <token>` and a fresh proof on every request, keeps each server's
+ * latest `DPoP-Nonce`, and retries once when a server asks for a nonce or rejects the token.
+ *
+ * Thread safety: a `dpop_http` may be used from several threads at once. Concurrent first
+ * requests cause a single token request. `dpop_http_last_status`,
+ * `dpop_http_last_error_text` and the string returned by `dpop_http_get` belong to the
+ * calling thread: each thread sees the results of its own calls.
+ */
+typedef struct dpop_http dpop_http;
+
+/**
  * A DPoP private key: ES256 (P-256), ES384 (P-384) or EdDSA (Ed25519).
  *
  * Made empty by `dpop_key_new`, filled by `dpop_key_load`, `dpop_key_load_memory` or
@@ -51,9 +64,18 @@
 typedef struct dpop_key dpop_key;
 
 /**
+ * A complete HTTP response (status, headers, body) from `dpop_http_request`.
+ *
+ * Immutable: it may be read from several threads at once. Pointers it hands out stay valid
+ * until `dpop_response_free`.
+ */
+typedef struct dpop_response dpop_response;
+
+/**
  * The result of a libdpop call: `DPOP_OK` (0) or one of the `DPOP_ERR_*` codes.
  *
- * Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs) and never renumbered or
+ * Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs, 300-399 HTTP transport,
+ * 400-499 tokens and nonces) and never renumbered or
  * reused; new codes are only added.
  */
 typedef int32_t dpop_status;
@@ -173,6 +195,81 @@ typedef int32_t dpop_status;
  */
 #define DPOP_ERR_PROOF_NONCE 203
 
+/**
+ * The requested item (e.g. a response header) is not there.
+ */
+#define DPOP_ERR_NOT_FOUND 9
+
+/**
+ * The request URL is not an absolute http or https URL.
+ */
+#define DPOP_ERR_HTTP_URL 300
+
+/**
+ * A plain http:// URL to a host that is not loopback (see dpop_http_set_allow_insecure_http).
+ */
+#define DPOP_ERR_HTTP_INSECURE 301
+
+/**
+ * The server could not be reached (DNS, connection refused, proxy).
+ */
+#define DPOP_ERR_HTTP_CONNECT 302
+
+/**
+ * Connecting, or waiting for the response, took longer than the timeout.
+ */
+#define DPOP_ERR_HTTP_TIMEOUT 303
+
+/**
+ * The TLS handshake failed (untrusted certificate, wrong host name, ...).
+ */
+#define DPOP_ERR_HTTP_TLS 304
+
+/**
+ * The server's answer is not valid HTTP.
+ */
+#define DPOP_ERR_HTTP_PROTOCOL 305
+
+/**
+ * Another network I/O error.
+ */
+#define DPOP_ERR_HTTP_IO 306
+
+/**
+ * The response body is larger than the limit.
+ */
+#define DPOP_ERR_HTTP_BODY_TOO_LARGE 307
+
+/**
+ * A transport setting is unusable (CA file, proxy URL, user agent, extra header).
+ */
+#define DPOP_ERR_HTTP_CONFIG 308
+
+/**
+ * The token settings (AuthToken JSON) are invalid or incomplete.
+ */
+#define DPOP_ERR_TOKEN_CONFIG 400
+
+/**
+ * The token endpoint answered with an error (the text names its status and error code).
+ */
+#define DPOP_ERR_TOKEN_ENDPOINT 401
+
+/**
+ * The token endpoint's answer is not a usable token response.
+ */
+#define DPOP_ERR_TOKEN_RESPONSE 402
+
+/**
+ * The token endpoint issued a Bearer token to a DPoP request (see dpop_http_set_accept_bearer).
+ */
+#define DPOP_ERR_TOKEN_BEARER 403
+
+/**
+ * A server demanded a new DPoP nonce again right after a retry with its nonce.
+ */
+#define DPOP_ERR_NONCE_REJECTED 404
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -199,6 +296,156 @@ dpop_status dpop_last_error_code(void);
  * caught panic) are reported here only.
  */
 const char *dpop_last_error_message(void);
+
+/**
+ * Creates an HTTP object with default settings: no key, no token settings, 10 s connect
+ * and 30 s read timeouts, the built-in root certificates, no proxy, plain http:// only to
+ * loopback hosts. Returns NULL only if libdpop fails internally. Free it with
+ * `dpop_http_free`.
+ */
+struct dpop_http *dpop_http_new(void);
+
+/**
+ * Frees an HTTP object, its cached token and its connections. `dpop_http_free(NULL)` does
+ * nothing. Must not be called twice, nor while another thread uses the object.
+ */
+void dpop_http_free(struct dpop_http *http);
+
+/**
+ * Sets the key that signs every proof of this object (Chilkat's `SetDPoPKey`). The object
+ * keeps the key it is given, even if `key` is loaded again or freed later. A token fetched
+ * with another key is dropped.
+ */
+dpop_status dpop_http_set_key(struct dpop_http *http, const struct dpop_key *key);
+
+/**
+ * Sets the token settings (Chilkat's `AuthToken`) as JSON, and forgets any cached token:
+ *
+ * `{"client_id": "...", "client_secret": "...", "token_endpoint": "https://...",
+ *   "scope": "...", "audience": "...", "resource": "..." or ["...", ...],
+ *   "auth_method": "client_secret_post" (default) or "client_secret_basic",
+ *   "extra_params": {"name": "value", ...}}`
+ *
+ * `client_id`, `client_secret` and `token_endpoint` are required; unknown members are
+ * refused (`DPOP_ERR_TOKEN_CONFIG`) so that a typo does not go unnoticed.
+ */
+dpop_status dpop_http_set_auth_token(struct dpop_http *http, const char *json);
+
+/**
+ * Uses an access token the host obtained itself: no automatic fetch or refresh, and a 401
+ * is returned as it is. `token_type` is `"DPoP"` (also when NULL) or `"Bearer"` (sent
+ * without a proof). `token` NULL returns to automatic tokens from the token settings.
+ */
+dpop_status dpop_http_set_access_token(struct dpop_http *http, const char *token, const char *token_type);
+
+/**
+ * Forgets the cached token, so the next request fetches a new one.
+ */
+dpop_status dpop_http_clear_token(struct dpop_http *http);
+
+/**
+ * Whether a `Bearer` token from the token endpoint is accepted (non-zero) or refused with
+ * `DPOP_ERR_TOKEN_BEARER` (0, the default): a server that answers a DPoP request with a
+ * Bearer token has not bound the token to the key.
+ */
+dpop_status dpop_http_set_accept_bearer(struct dpop_http *http, int32_t accept);
+
+/**
+ * How many seconds before its expiry a token is replaced (default 60; at most half the
+ * token's lifetime is used, so short-lived tokens are still reused).
+ */
+dpop_status dpop_http_set_refresh_margin(struct dpop_http *http, uint32_t seconds);
+
+/**
+ * Connect and read timeouts in milliseconds (defaults 10000 and 30000); each must be > 0.
+ * The read timeout bounds the wait for the response's headers and for its body.
+ */
+dpop_status dpop_http_set_timeouts(struct dpop_http *http, uint32_t connect_ms, uint32_t read_ms);
+
+/**
+ * Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
+ * a private CA); NULL removes them. TLS is always verified.
+ */
+dpop_status dpop_http_set_ca_file(struct dpop_http *http, const char *path);
+
+/**
+ * Sends requests through an HTTP proxy, e.g. `"http://proxy.example:3128"` (user and
+ * password may be given in the URL); NULL connects directly. Proxy environment variables
+ * are not read.
+ */
+dpop_status dpop_http_set_proxy(struct dpop_http *http, const char *url);
+
+/**
+ * The `User-Agent` header (default `"libdpop/<version>"`).
+ */
+dpop_status dpop_http_set_user_agent(struct dpop_http *http, const char *user_agent);
+
+/**
+ * Allows plain `http://` to hosts other than loopback (non-zero). By default such URLs are
+ * refused with `DPOP_ERR_HTTP_INSECURE`, so that secrets never travel in clear text by
+ * accident; loopback (127.0.0.0/8, ::1, localhost) is always allowed.
+ */
+dpop_status dpop_http_set_allow_insecure_http(struct dpop_http *http, int32_t allow);
+
+/**
+ * The largest response body accepted, in bytes (default 16 MiB); larger ones fail with
+ * `DPOP_ERR_HTTP_BODY_TOO_LARGE`.
+ */
+dpop_status dpop_http_set_max_response_size(struct dpop_http *http, size_t bytes);
+
+/**
+ * Appends every request and response (start line, headers, body up to 4 KiB) to the file at
+ * `path` (Chilkat's `SessionLogFilename`); NULL stops logging. `Authorization`, `DPoP` and
+ * cookie values, and `client_secret`, `access_token` and `refresh_token` values are masked.
+ */
+dpop_status dpop_http_set_session_log(struct dpop_http *http, const char *path);
+
+/**
+ * `GET url` (Chilkat's `QuickGetStr`): returns the response body as a NUL-terminated
+ * string, whatever the HTTP status, or NULL when no response was received (see
+ * `dpop_http_last_error_text`). `dpop_http_last_status` tells the status.
+ *
+ * The string belongs to the object and stays valid until the calling thread's next call on
+ * this object; a body with NUL bytes is cut at the first one (use `dpop_http_request`).
+ */
+const char *dpop_http_get(struct dpop_http *http, const char *url);
+
+/**
+ * Sends a request and hands over the whole response as a new `dpop_response` in `*out`
+ * (free it with `dpop_response_free`); `*out` is written only on success.
+ *
+ * - `method`: e.g. `"GET"`, `"POST"`.
+ * - `headers` (may be NULL): extra headers as `"Name: value"` lines separated by `"\r\n"`
+ *   or `"\n"`; `Authorization`, `DPoP`, `Host`, `Content-Length` and `Transfer-Encoding`
+ *   are set by libdpop and refused here.
+ * - `body`, `body_len`: the request body (`body` may be NULL when `body_len` is 0).
+ *
+ * HTTP error statuses are responses (`DPOP_OK`); a status code is returned when no response
+ * was received. `dpop_http_last_status` tells the status too.
+ */
+dpop_status dpop_http_request(struct dpop_http *http, const char *method, const char *url, const char *headers, const uint8_t *body, size_t body_len, struct dpop_response **out);
+
+/**
+ * The HTTP status of this thread's last request on the object, or 0 when it received no
+ * response (or the handle is NULL).
+ */
+int32_t dpop_http_last_status(const struct dpop_http *http);
+
+/**
+ * Copies the message of this thread's last call on the object (empty after a success;
+ * Chilkat's `LastErrorText`) into `buf`. Strings out as for `dpop_key_public_jwk`; this call
+ * never changes any error record.
+ */
+dpop_status dpop_http_last_error_text(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Copies what is known of the current access token, as JSON without the token itself,
+ * into `buf`: `{"token_type":"DPoP","scope":"api","expires_in":287,"refresh_token":false,
+ * "source":"token_endpoint"}` (`expires_in` in seconds from now, null if unknown; `source`
+ * is `"host"` for a token set with `dpop_http_set_access_token`). `DPOP_ERR_NOT_FOUND` when
+ * there is no token yet. Strings out as for `dpop_key_public_jwk`.
+ */
+dpop_status dpop_http_token_info(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Creates an empty key handle. Returns NULL only if libdpop fails internally.
@@ -277,7 +524,8 @@ dpop_status dpop_key_private_jwk(const struct dpop_key *key, char *buf, size_t b
 dpop_status dpop_key_private_pem(const struct dpop_key *key, const char *password, char *buf, size_t buf_len, size_t *out_size);
 
 /**
- * Copies the handle's last error text (empty after a successful call) into `buf`.
+ * Copies the message of this thread's last call on the handle (empty after a success) into
+ * `buf`. Each thread sees its own calls only.
  *
  * Strings out as for `dpop_key_public_jwk`. This call never changes any error record, so a
  * too-small buffer here does not replace the text being asked for.
@@ -303,6 +551,36 @@ dpop_status dpop_key_last_error_text(const struct dpop_key *key, char *buf, size
  * The error is recorded on the key handle too.
  */
 dpop_status dpop_proof_create(const struct dpop_key *key, const char *method, const char *url, const char *access_token, const char *nonce, const char *extra_claims, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
+ */
+void dpop_response_free(struct dpop_response *response);
+
+/**
+ * The HTTP status code, or 0 when `response` is NULL.
+ */
+int32_t dpop_response_status(const struct dpop_response *response);
+
+/**
+ * The body and its length in `*len` (if `len` is not NULL). The body is followed by a NUL
+ * byte that `*len` does not count, so a text body can be used as a C string. Valid until
+ * `dpop_response_free`; NULL when `response` is NULL.
+ */
+const uint8_t *dpop_response_body(const struct dpop_response *response, size_t *len);
+
+/**
+ * Copies the value of header `name` (case-insensitive; repeated headers joined by `", "`)
+ * into `buf`. `DPOP_ERR_NOT_FOUND` when the response has no such header. Strings out as for
+ * `dpop_key_public_jwk`.
+ */
+dpop_status dpop_response_header(const struct dpop_response *response, const char *name, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Copies all headers as `"name: value\r\n"` lines (names lower-case, in received order)
+ * into `buf`. Strings out as for `dpop_key_public_jwk`.
+ */
+dpop_status dpop_response_headers(const struct dpop_response *response, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * The version of the loaded library, `"MAJOR.MINOR.PATCH"`. Static: never free it.

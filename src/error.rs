@@ -43,6 +43,36 @@ pub enum ErrorKind {
     ProofNonce,
     /// The system random source or the signing primitive failed.
     Crypto,
+    /// An HTTP object has no key to sign proofs with.
+    NoKey,
+    /// A request URL is not an absolute http(s) URL.
+    HttpUrl,
+    /// A plain `http://` URL to a host that is not loopback, without the opt-in.
+    HttpInsecure,
+    /// The server could not be reached (DNS, refused connection, proxy).
+    HttpConnect,
+    /// Connecting or waiting for the response took longer than the timeout.
+    HttpTimeout,
+    /// The TLS handshake failed (certificate not trusted, wrong host name, ...).
+    HttpTls,
+    /// The server's answer is not valid HTTP.
+    HttpProtocol,
+    /// Another network I/O error.
+    HttpIo,
+    /// The response body is larger than the limit.
+    HttpBodyTooLarge,
+    /// A transport setting is unusable (CA file, proxy URL, user agent, header).
+    HttpConfig,
+    /// The token settings (AuthToken JSON) are invalid or incomplete.
+    TokenConfig,
+    /// The token endpoint answered with an error.
+    TokenEndpoint,
+    /// The token endpoint's answer is not a usable token response.
+    TokenResponse,
+    /// The token endpoint issued a Bearer token to a DPoP request.
+    TokenBearer,
+    /// A server demanded a new DPoP nonce again right after a retry with its nonce.
+    NonceRejected,
 }
 
 /// An error: its kind and a message that names the problem.

@@ -166,9 +166,13 @@ fn check_method(method: &str) -> Result<()> {
 }
 
 /// RFC 9449 §8.1: `nonce = 1*NQCHAR`, NQCHAR = %x21 / %x23-5B / %x5D-7E.
-fn check_nonce(nonce: &str) -> Result<()> {
+pub(crate) fn is_valid_nonce(nonce: &str) -> bool {
     let nqchar = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
-    if nonce.is_empty() || !nonce.bytes().all(nqchar) {
+    !nonce.is_empty() && nonce.bytes().all(nqchar)
+}
+
+fn check_nonce(nonce: &str) -> Result<()> {
+    if !is_valid_nonce(nonce) {
         return Err(Error::new(
             ErrorKind::ProofNonce,
             "the nonce is not a valid DPoP-Nonce value (1*NQCHAR)",

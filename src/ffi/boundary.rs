@@ -5,8 +5,8 @@ use super::error::{
     code_of, dpop_status, DPOP_ERR_BUFFER_TOO_SMALL, DPOP_ERR_INVALID_UTF8, DPOP_ERR_NULL_POINTER,
     DPOP_ERR_PANIC, DPOP_OK,
 };
-use parking_lot::Mutex;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -86,27 +86,43 @@ pub(crate) fn call_value<T>(function: &str, fallback: T, body: impl FnOnce() -> 
     out.unwrap_or(fallback)
 }
 
-/// The per-handle last error (Chilkat's `LastErrorText`): the outcome of the last call made on
-/// the handle, empty after a success.
+/// What a handle remembers for the calling thread: the outcome of the thread's last call on
+/// it (Chilkat's `LastErrorText`, `LastStatus`) and the body that call returned.
+///
+/// Kept per thread so that threads sharing a handle never see (or free) each other's results;
+/// the records live in thread-local storage and go away with their thread.
 #[derive(Default)]
-pub(crate) struct LastError(Mutex<String>);
+pub(crate) struct HandleRecord {
+    pub(crate) error: String,
+    pub(crate) status: i32,
+    pub(crate) body: Option<CString>,
+}
 
-impl LastError {
-    /// Records the outcome of `function` on this handle and passes it on.
-    pub(crate) fn record<T>(&self, function: &str, result: FfiResult<T>) -> FfiResult<T> {
-        let mut text = self.0.lock();
-        text.clear();
+thread_local! {
+    static HANDLE_RECORDS: RefCell<HashMap<usize, HandleRecord>> = RefCell::new(HashMap::new());
+}
+
+/// Runs `f` on this thread's record for the handle at `handle`.
+pub(crate) fn with_record<T, R>(handle: *const T, f: impl FnOnce(&mut HandleRecord) -> R) -> R {
+    HANDLE_RECORDS.with(|records| f(records.borrow_mut().entry(handle as usize).or_default()))
+}
+
+/// Forgets this thread's record of a handle being freed.
+pub(crate) fn drop_record<T>(handle: *const T) {
+    HANDLE_RECORDS.with(|records| records.borrow_mut().remove(&(handle as usize)));
+}
+
+/// Records the outcome of `function` on the handle for this thread and passes it on.
+pub(crate) fn record<T, R>(handle: *const T, function: &str, result: FfiResult<R>) -> FfiResult<R> {
+    with_record(handle, |record| {
+        record.error.clear();
         if let Err(e) = &result {
-            text.push_str(function);
-            text.push_str(": ");
-            text.push_str(&e.message);
+            record.error.push_str(function);
+            record.error.push_str(": ");
+            record.error.push_str(&e.message);
         }
-        result
-    }
-
-    pub(crate) fn text(&self) -> String {
-        self.0.lock().clone()
-    }
+    });
+    result
 }
 
 /// A shared reference from a handle pointer, or `DPOP_ERR_NULL_POINTER`.

@@ -6,7 +6,8 @@ use std::ffi::c_char;
 
 /// The result of a libdpop call: `DPOP_OK` (0) or one of the `DPOP_ERR_*` codes.
 ///
-/// Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs) and never renumbered or
+/// Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs, 300-399 HTTP transport,
+/// 400-499 tokens and nonces) and never renumbered or
 /// reused; new codes are only added.
 pub type dpop_status = i32;
 
@@ -59,8 +60,41 @@ pub const DPOP_ERR_PROOF_CLAIMS: dpop_status = 202;
 /// The nonce is not a valid DPoP-Nonce value.
 pub const DPOP_ERR_PROOF_NONCE: dpop_status = 203;
 
+/// The requested item (e.g. a response header) is not there.
+pub const DPOP_ERR_NOT_FOUND: dpop_status = 9;
+
+/// The request URL is not an absolute http or https URL.
+pub const DPOP_ERR_HTTP_URL: dpop_status = 300;
+/// A plain http:// URL to a host that is not loopback (see dpop_http_set_allow_insecure_http).
+pub const DPOP_ERR_HTTP_INSECURE: dpop_status = 301;
+/// The server could not be reached (DNS, connection refused, proxy).
+pub const DPOP_ERR_HTTP_CONNECT: dpop_status = 302;
+/// Connecting, or waiting for the response, took longer than the timeout.
+pub const DPOP_ERR_HTTP_TIMEOUT: dpop_status = 303;
+/// The TLS handshake failed (untrusted certificate, wrong host name, ...).
+pub const DPOP_ERR_HTTP_TLS: dpop_status = 304;
+/// The server's answer is not valid HTTP.
+pub const DPOP_ERR_HTTP_PROTOCOL: dpop_status = 305;
+/// Another network I/O error.
+pub const DPOP_ERR_HTTP_IO: dpop_status = 306;
+/// The response body is larger than the limit.
+pub const DPOP_ERR_HTTP_BODY_TOO_LARGE: dpop_status = 307;
+/// A transport setting is unusable (CA file, proxy URL, user agent, extra header).
+pub const DPOP_ERR_HTTP_CONFIG: dpop_status = 308;
+
+/// The token settings (AuthToken JSON) are invalid or incomplete.
+pub const DPOP_ERR_TOKEN_CONFIG: dpop_status = 400;
+/// The token endpoint answered with an error (the text names its status and error code).
+pub const DPOP_ERR_TOKEN_ENDPOINT: dpop_status = 401;
+/// The token endpoint's answer is not a usable token response.
+pub const DPOP_ERR_TOKEN_RESPONSE: dpop_status = 402;
+/// The token endpoint issued a Bearer token to a DPoP request (see dpop_http_set_accept_bearer).
+pub const DPOP_ERR_TOKEN_BEARER: dpop_status = 403;
+/// A server demanded a new DPoP nonce again right after a retry with its nonce.
+pub const DPOP_ERR_NONCE_REJECTED: dpop_status = 404;
+
 /// Every code with its name, for `dpop_error_name` and the tests.
-pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 23] = [
+pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 38] = [
     (DPOP_OK, c"DPOP_OK"),
     (DPOP_ERR_NULL_POINTER, c"DPOP_ERR_NULL_POINTER"),
     (DPOP_ERR_INVALID_UTF8, c"DPOP_ERR_INVALID_UTF8"),
@@ -70,6 +104,7 @@ pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 23] = [
     (DPOP_ERR_IO, c"DPOP_ERR_IO"),
     (DPOP_ERR_KEY_NOT_LOADED, c"DPOP_ERR_KEY_NOT_LOADED"),
     (DPOP_ERR_CRYPTO, c"DPOP_ERR_CRYPTO"),
+    (DPOP_ERR_NOT_FOUND, c"DPOP_ERR_NOT_FOUND"),
     (DPOP_ERR_KEY_UNRECOGNIZED, c"DPOP_ERR_KEY_UNRECOGNIZED"),
     (DPOP_ERR_KEY_TRUNCATED, c"DPOP_ERR_KEY_TRUNCATED"),
     (DPOP_ERR_KEY_MALFORMED, c"DPOP_ERR_KEY_MALFORMED"),
@@ -87,6 +122,20 @@ pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 23] = [
     (DPOP_ERR_PROOF_URL, c"DPOP_ERR_PROOF_URL"),
     (DPOP_ERR_PROOF_CLAIMS, c"DPOP_ERR_PROOF_CLAIMS"),
     (DPOP_ERR_PROOF_NONCE, c"DPOP_ERR_PROOF_NONCE"),
+    (DPOP_ERR_HTTP_URL, c"DPOP_ERR_HTTP_URL"),
+    (DPOP_ERR_HTTP_INSECURE, c"DPOP_ERR_HTTP_INSECURE"),
+    (DPOP_ERR_HTTP_CONNECT, c"DPOP_ERR_HTTP_CONNECT"),
+    (DPOP_ERR_HTTP_TIMEOUT, c"DPOP_ERR_HTTP_TIMEOUT"),
+    (DPOP_ERR_HTTP_TLS, c"DPOP_ERR_HTTP_TLS"),
+    (DPOP_ERR_HTTP_PROTOCOL, c"DPOP_ERR_HTTP_PROTOCOL"),
+    (DPOP_ERR_HTTP_IO, c"DPOP_ERR_HTTP_IO"),
+    (DPOP_ERR_HTTP_BODY_TOO_LARGE, c"DPOP_ERR_HTTP_BODY_TOO_LARGE"),
+    (DPOP_ERR_HTTP_CONFIG, c"DPOP_ERR_HTTP_CONFIG"),
+    (DPOP_ERR_TOKEN_CONFIG, c"DPOP_ERR_TOKEN_CONFIG"),
+    (DPOP_ERR_TOKEN_ENDPOINT, c"DPOP_ERR_TOKEN_ENDPOINT"),
+    (DPOP_ERR_TOKEN_RESPONSE, c"DPOP_ERR_TOKEN_RESPONSE"),
+    (DPOP_ERR_TOKEN_BEARER, c"DPOP_ERR_TOKEN_BEARER"),
+    (DPOP_ERR_NONCE_REJECTED, c"DPOP_ERR_NONCE_REJECTED"),
 ];
 
 /// The status code for a core error kind.
@@ -109,6 +158,21 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
         ErrorKind::ProofClaims => DPOP_ERR_PROOF_CLAIMS,
         ErrorKind::ProofNonce => DPOP_ERR_PROOF_NONCE,
         ErrorKind::Crypto => DPOP_ERR_CRYPTO,
+        ErrorKind::NoKey => DPOP_ERR_KEY_NOT_LOADED,
+        ErrorKind::HttpUrl => DPOP_ERR_HTTP_URL,
+        ErrorKind::HttpInsecure => DPOP_ERR_HTTP_INSECURE,
+        ErrorKind::HttpConnect => DPOP_ERR_HTTP_CONNECT,
+        ErrorKind::HttpTimeout => DPOP_ERR_HTTP_TIMEOUT,
+        ErrorKind::HttpTls => DPOP_ERR_HTTP_TLS,
+        ErrorKind::HttpProtocol => DPOP_ERR_HTTP_PROTOCOL,
+        ErrorKind::HttpIo => DPOP_ERR_HTTP_IO,
+        ErrorKind::HttpBodyTooLarge => DPOP_ERR_HTTP_BODY_TOO_LARGE,
+        ErrorKind::HttpConfig => DPOP_ERR_HTTP_CONFIG,
+        ErrorKind::TokenConfig => DPOP_ERR_TOKEN_CONFIG,
+        ErrorKind::TokenEndpoint => DPOP_ERR_TOKEN_ENDPOINT,
+        ErrorKind::TokenResponse => DPOP_ERR_TOKEN_RESPONSE,
+        ErrorKind::TokenBearer => DPOP_ERR_TOKEN_BEARER,
+        ErrorKind::NonceRejected => DPOP_ERR_NONCE_REJECTED,
     }
 }
 

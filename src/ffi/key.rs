@@ -1,8 +1,8 @@
 //! `dpop_key`: a DPoP private key handle.
 
 use super::boundary::{
-    arg_bytes, arg_ref, arg_str, call, call_value, opt_str, write_error_text, write_string, FfiError,
-    FfiResult, LastError,
+    arg_bytes, arg_ref, arg_str, call, call_value, drop_record, opt_str, record, with_record,
+    write_error_text, write_string, FfiError, FfiResult,
 };
 use super::error::{dpop_status, DPOP_ERR_KEY_NOT_LOADED, DPOP_ERR_NULL_POINTER, DPOP_ERR_PANIC};
 use crate::{Algorithm, Key};
@@ -22,7 +22,6 @@ use std::sync::Arc;
 /// freed and never appears in any error text.
 pub struct dpop_key {
     key: RwLock<Option<Arc<Key>>>,
-    last_error: LastError,
 }
 
 impl dpop_key {
@@ -47,7 +46,7 @@ impl dpop_key {
     ) -> FfiResult<T> {
         // SAFETY: forwarded from the caller.
         let handle = unsafe { arg_ref(ptr, "key") }?;
-        handle.last_error.record(function, body(handle))
+        record(ptr, function, body(handle))
     }
 
     fn set(&self, key: Key) {
@@ -63,7 +62,6 @@ pub extern "C" fn dpop_key_new() -> *mut dpop_key {
     call_value("dpop_key_new", std::ptr::null_mut(), || {
         Ok(Box::into_raw(Box::new(dpop_key {
             key: RwLock::new(None),
-            last_error: LastError::default(),
         })))
     })
 }
@@ -75,6 +73,7 @@ pub extern "C" fn dpop_key_new() -> *mut dpop_key {
 pub extern "C" fn dpop_key_free(key: *mut dpop_key) {
     call("dpop_key_free", || {
         if !key.is_null() {
+            drop_record(key);
             // SAFETY: `key` came from `Box::into_raw` in `dpop_key_new` and, per the contract
             // above, is freed only once and not in use.
             drop(unsafe { Box::from_raw(key) });
@@ -275,7 +274,8 @@ pub extern "C" fn dpop_key_private_pem(
     })
 }
 
-/// Copies the handle's last error text (empty after a successful call) into `buf`.
+/// Copies the message of this thread's last call on the handle (empty after a success) into
+/// `buf`. Each thread sees its own calls only.
 ///
 /// Strings out as for `dpop_key_public_jwk`. This call never changes any error record, so a
 /// too-small buffer here does not replace the text being asked for.
@@ -290,7 +290,9 @@ pub extern "C" fn dpop_key_last_error_text(
         // SAFETY: as for `dpop_key_public_jwk`.
         match unsafe { key.as_ref() } {
             // SAFETY: as for `dpop_key_public_jwk`.
-            Some(handle) => unsafe { write_error_text(&handle.last_error.text(), buf, buf_len, out_size) },
+            Some(_) => unsafe {
+                write_error_text(&with_record(key, |r| r.error.clone()), buf, buf_len, out_size)
+            },
             None => DPOP_ERR_NULL_POINTER,
         }
     }))

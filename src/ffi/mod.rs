@@ -11,6 +11,8 @@
 
 mod boundary;
 pub mod error;
+pub mod http;
 pub mod key;
 pub mod proof;
+pub mod response;
 pub mod version;

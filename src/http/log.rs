@@ -1,0 +1,339 @@
+//! The session log (Chilkat's `SessionLogFilename`): every request and response appended to a
+//! file, with credentials, tokens and proofs masked.
+
+use super::response::Response;
+use crate::error::{Error, ErrorKind, Result};
+use parking_lot::Mutex;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const MASK: &str = "****";
+
+/// Bodies are logged up to this many bytes.
+pub(crate) const BODY_LIMIT: usize = 4096;
+
+/// Header values hidden entirely, or down to their auth scheme.
+const SECRET_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "dpop",
+    "cookie",
+    "set-cookie",
+];
+
+/// Form fields and JSON members whose values are hidden.
+const SECRET_FIELDS: [&str; 8] = [
+    "client_secret",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_assertion",
+    "assertion",
+    "password",
+    "code",
+];
+
+#[derive(Default)]
+pub(crate) struct SessionLog {
+    enabled: AtomicBool,
+    file: Mutex<Option<File>>,
+}
+
+/// What the log needs of a request.
+pub(crate) struct LoggedRequest<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: &'a [u8],
+}
+
+impl SessionLog {
+    /// Starts appending to `path`, or stops logging with `None`.
+    pub(crate) fn set(&self, path: Option<&Path>) -> Result<()> {
+        let file = match path {
+            Some(path) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Io,
+                            format!("cannot open the session log '{}': {e}", path.display()),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        let mut slot = self.file.lock();
+        self.enabled.store(file.is_some(), Ordering::Release);
+        *slot = file;
+        Ok(())
+    }
+
+    /// Cheap check, so that requests do no log work when logging is off.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Appends one exchange. `secrets` are exact strings (secret, tokens, proofs) that must not
+    /// appear anywhere in the record, whatever structure they hide in.
+    pub(crate) fn record(
+        &self,
+        request: &LoggedRequest<'_>,
+        outcome: std::result::Result<&Response, &Error>,
+        elapsed: Duration,
+        secrets: &[&str],
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        let mut text = format!(
+            "---- {} request\n{} {}\n",
+            timestamp(),
+            request.method,
+            request.url
+        );
+        for (name, value) in request.headers {
+            push_header(&mut text, name, value);
+        }
+        push_body(&mut text, request.body);
+        match outcome {
+            Ok(response) => {
+                text.push_str(&format!(
+                    "---- response {} ({} ms)\n",
+                    response.status,
+                    elapsed.as_millis()
+                ));
+                for (name, value) in &response.headers {
+                    push_header(&mut text, name, value);
+                }
+                push_body(&mut text, &response.body);
+            }
+            Err(e) => text.push_str(&format!("---- no response ({} ms): {e}\n", elapsed.as_millis())),
+        }
+        text.push('\n');
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
+            text = text.replace(secret, MASK);
+        }
+        if let Some(file) = self.file.lock().as_mut() {
+            // Logging must never fail a request; a full disk loses log lines only.
+            let _ = file.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// Header names are written lower-case, as they go on the wire (HTTP/1.1 through `http`).
+fn push_header(out: &mut String, name: &str, value: &str) {
+    out.push_str(&name.to_ascii_lowercase());
+    out.push_str(": ");
+    out.push_str(&mask_header(name, value));
+    out.push('\n');
+}
+
+/// `Authorization: DPoP ****`: the scheme stays, the credential goes.
+fn mask_header(name: &str, value: &str) -> String {
+    if !SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        return value.to_string();
+    }
+    if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
+        if let Some((scheme, _)) = value.split_once(' ') {
+            return format!("{scheme} {MASK}");
+        }
+    }
+    MASK.to_string()
+}
+
+fn push_body(out: &mut String, body: &[u8]) {
+    out.push('\n');
+    if body.is_empty() {
+        return;
+    }
+    let text = String::from_utf8_lossy(body);
+    let masked = mask_json(&text)
+        .or_else(|| mask_form(&text))
+        .unwrap_or_else(|| text.into_owned());
+    if masked.len() > BODY_LIMIT {
+        let mut end = BODY_LIMIT;
+        while !masked.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&masked[..end]);
+        out.push_str(&format!("\n[... {} more bytes not logged]", masked.len() - end));
+    } else {
+        out.push_str(&masked);
+    }
+    out.push('\n');
+}
+
+fn is_secret_field(name: &str) -> bool {
+    SECRET_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
+/// A JSON body with secret members masked, or `None` when the body is not JSON.
+fn mask_json(text: &str) -> Option<String> {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if is_secret_field(k) {
+                        *v = serde_json::Value::from(MASK);
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') && !trimmed.starts_with('[') {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    walk(&mut value);
+    Some(value.to_string())
+}
+
+/// A form-urlencoded body with secret fields masked, or `None` when it does not look like one.
+fn mask_form(text: &str) -> Option<String> {
+    if text.contains(char::is_whitespace) || !text.contains('=') {
+        return None;
+    }
+    let pairs: Vec<String> = text
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_field(&percent_decode(name)) => format!("{name}={MASK}"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    Some(pairs.join("&"))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("{s}=").as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned())
+        .unwrap_or_default()
+}
+
+/// `2026-11-22T05:40:01.123Z`, from the system clock.
+fn timestamp() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_the_scheme_and_lose_the_credential() {
+        assert_eq!(mask_header("Authorization", "DPoP abc.def"), "DPoP ****");
+        assert_eq!(
+            mask_header("authorization", "Basic bTJtOnNlY3JldA=="),
+            "Basic ****"
+        );
+        assert_eq!(mask_header("DPoP", "eyJ.eyJ.sig"), "****");
+        assert_eq!(
+            mask_header("content-type", "application/json"),
+            "application/json"
+        );
+        assert_eq!(mask_header("DPoP-Nonce", "n-123"), "n-123");
+    }
+
+    #[test]
+    fn form_and_json_bodies_are_masked() {
+        assert_eq!(
+            mask_form("grant_type=client_credentials&client_id=a&client_secret=s%3D1&scope=api").unwrap(),
+            "grant_type=client_credentials&client_id=a&client_secret=****&scope=api"
+        );
+        assert_eq!(
+            mask_form("grant_type=refresh_token&refresh%5Ftoken=rt").unwrap(),
+            "grant_type=refresh_token&refresh%5Ftoken=****"
+        );
+        let json =
+            mask_json(r#"{"access_token":"at","token_type":"DPoP","nested":[{"refresh_token":"rt"}]}"#);
+        assert_eq!(
+            json.unwrap(),
+            r#"{"access_token":"****","nested":[{"refresh_token":"****"}],"token_type":"DPoP"}"#
+        );
+        assert_eq!(mask_json("not json"), None);
+        assert_eq!(mask_form("plain text body"), None);
+    }
+
+    #[test]
+    fn records_are_appended_masked_and_scrubbed_of_given_secrets() {
+        let dir = std::env::temp_dir().join(format!("dpop-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("session.log");
+        let _ = std::fs::remove_file(&path);
+        let log = SessionLog::default();
+        log.set(Some(&path)).unwrap();
+        let request = LoggedRequest {
+            method: "GET",
+            url: "https://api.example/x",
+            headers: &[("authorization", "DPoP tok-en-value"), ("dpop", "proof-value")],
+            body: b"",
+        };
+        let response = Response {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: b"echo: tok-en-value and more".to_vec(),
+        };
+        log.record(
+            &request,
+            Ok(&response),
+            Duration::from_millis(3),
+            &["tok-en-value", "proof-value"],
+        );
+        log.set(None).unwrap();
+        log.record(&request, Ok(&response), Duration::from_millis(3), &[]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("GET https://api.example/x\nauthorization: DPoP ****\ndpop: ****\n"));
+        assert!(text.contains("---- response 200 (3 ms)\ncontent-type: text/plain\n\necho: **** and more\n"));
+        assert!(!text.contains("tok-en-value") && !text.contains("proof-value"));
+        assert_eq!(
+            text.matches("---- response").count(),
+            1,
+            "logging off writes nothing"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_bodies_are_cut_at_the_limit() {
+        let mut out = String::new();
+        push_body(&mut out, "é".repeat(BODY_LIMIT).as_bytes());
+        assert!(out.contains(&format!("[... {} more bytes not logged]", BODY_LIMIT)));
+    }
+
+    #[test]
+    fn timestamp_has_the_iso_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), 24, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

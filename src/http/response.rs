@@ -1,0 +1,77 @@
+//! A received HTTP response: status, headers and the whole body.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// An HTTP response as libdpop received it.
+#[derive(Clone)]
+pub struct Response {
+    pub(crate) status: u16,
+    /// Header names are lower-case; repeated headers appear once per value, in order.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The values of header `name` (case-insensitive), joined by `", "` when repeated.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut values = self.header_values(name).peekable();
+        values.peek()?;
+        Some(values.collect::<Vec<_>>().join(", "))
+    }
+
+    /// Every value of header `name` (case-insensitive), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All headers as `(lower-case name, value)` pairs.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// All headers as `Name: value` lines, each ended by CRLF.
+    pub fn headers_text(&self) -> String {
+        self.headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect()
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as text, invalid UTF-8 replaced.
+    pub fn body_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl fmt::Debug for Response {
+    /// Shows the status and header names only: bodies and values may carry tokens.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}

@@ -1,0 +1,125 @@
+//! `dpop-test-server`: the strict DPoP test server as a process, for `make demo` and tests in
+//! other languages. Runs until killed.
+
+use dpop_testserver::{Config, Server};
+use std::io::Write;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: dpop-test-server [options]
+  --port N                 listen on 127.0.0.1:N (default 0: a free port)
+  --port-file PATH         write the bound port to PATH once listening
+  --require-nonce          demand DPoP nonces at the token endpoint and the API
+  --nonce-every-request    the API rejects every request with a fresh nonce
+  --ttl SECONDS            access token lifetime (default 300)
+  --refresh-tokens         issue refresh tokens
+  --token-type TYPE        token_type of token responses (default DPoP)
+  --iat-window SECONDS     allowed proof iat skew (default 60)
+  --tls-cert PEM --tls-key PEM   serve HTTPS with this certificate chain and key
+  --client ID:SECRET       a client (repeatable; replaces the default m2m.dpop:secret)
+  --quiet                  do not log requests to stderr";
+
+struct Options {
+    config: Config,
+    port: u16,
+    port_file: Option<String>,
+    quiet: bool,
+}
+
+fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut args = args.peekable();
+    let mut options = Options {
+        config: Config::default(),
+        port: 0,
+        port_file: None,
+        quiet: false,
+    };
+    let mut clients = Vec::new();
+    let (mut cert, mut key) = (None, None);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number = |text: String| {
+            text.parse::<u64>()
+                .map_err(|_| format!("{flag}: '{text}' is not a number"))
+        };
+        let config = &mut options.config;
+        match flag.as_str() {
+            "--port" => {
+                let text = value()?;
+                options.port = text
+                    .parse()
+                    .map_err(|_| format!("--port: '{text}' is not a port"))?;
+            }
+            "--port-file" => options.port_file = Some(value()?),
+            "--require-nonce" => {
+                config.require_nonce_token = true;
+                config.require_nonce_api = true;
+            }
+            "--nonce-every-request" => config.api_nonce_every_request = true,
+            "--ttl" => config.token_ttl = number(value()?)?,
+            "--refresh-tokens" => config.issue_refresh_tokens = true,
+            "--token-type" => config.token_type = value()?,
+            "--iat-window" => config.iat_window = number(value()?)?,
+            "--tls-cert" => cert = Some(value()?),
+            "--tls-key" => key = Some(value()?),
+            "--client" => {
+                let client = value()?;
+                let (id, secret) = client
+                    .split_once(':')
+                    .ok_or_else(|| "--client needs ID:SECRET".to_owned())?;
+                clients.push((id.to_owned(), secret.to_owned()));
+            }
+            "--quiet" => options.quiet = true,
+            "-h" | "--help" => return Err(String::new()),
+            _ => return Err(format!("unknown option '{flag}'")),
+        }
+    }
+    if !clients.is_empty() {
+        options.config.clients = clients;
+    }
+    options.config.tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    Ok(options)
+}
+
+/// Writes the port to `path` through a temporary file, so a reader never sees a partial file.
+fn write_port_file(path: &str, port: u16) -> std::io::Result<()> {
+    let temporary = format!("{path}.tmp{}", std::process::id());
+    std::fs::write(&temporary, format!("{port}\n"))?;
+    std::fs::rename(&temporary, path)
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("dpop-test-server: {message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(if message.is_empty() { 0 } else { 2 });
+        }
+    };
+    let server = match Server::start_on(options.config, options.port) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("dpop-test-server: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    server.log_requests(!options.quiet);
+    if let Some(path) = &options.port_file {
+        if let Err(e) = write_port_file(path, server.port()) {
+            eprintln!("dpop-test-server: cannot write {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "dpop-test-server listening on {}", server.base_url());
+    let _ = stdout.flush();
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,94 @@
+//! What a test server does: its clients, token lifetime and which DPoP behaviours it demands.
+
+/// Settings of a [`Server`](crate::Server). Start from [`Config::default`] and change fields.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Registered clients as (client_id, client_secret). Default: `("m2m.dpop", "secret")`.
+    pub clients: Vec<(String, String)>,
+    /// Access token lifetime in seconds (`expires_in` and the JWT `exp`). Default 300; 0 issues
+    /// tokens that are already expired (a token counts as expired once `now >= exp`).
+    pub token_ttl: u64,
+    /// Whether token responses carry a `refresh_token`. Default false.
+    pub issue_refresh_tokens: bool,
+    /// Whether the token endpoint demands a DPoP nonce (400 `use_dpop_nonce`). Default false.
+    pub require_nonce_token: bool,
+    /// Whether the API demands a DPoP nonce (401 `use_dpop_nonce`). Default false.
+    pub require_nonce_api: bool,
+    /// Whether the API rejects every request with a fresh nonce (to test that clients retry once,
+    /// never in a loop). Default false.
+    pub api_nonce_every_request: bool,
+    /// The `token_type` of token responses. Default "DPoP"; "Bearer" tests downgrade detection.
+    pub token_type: String,
+    /// Allowed difference between a proof's `iat` and the server clock, in seconds. Default 60.
+    pub iat_window: u64,
+    /// Serve HTTPS with this (certificate chain, private key), each PEM text or a PEM file path.
+    pub tls: Option<(String, String)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            clients: vec![("m2m.dpop".into(), "secret".into())],
+            token_ttl: 300,
+            issue_refresh_tokens: false,
+            require_nonce_token: false,
+            require_nonce_api: false,
+            api_nonce_every_request: false,
+            token_type: "DPoP".into(),
+            iat_window: 60,
+            tls: None,
+        }
+    }
+}
+
+/// Counters and the request log of a running server, as returned by
+/// [`Server::stats`](crate::Server::stats).
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Every `POST /token` received, valid or not.
+    pub token_requests: u64,
+    /// Access tokens issued.
+    pub tokens_issued: u64,
+    /// Successful client_credentials grants.
+    pub client_credentials_grants: u64,
+    /// Successful refresh_token grants.
+    pub refresh_grants: u64,
+    /// 400 `use_dpop_nonce` answers of the token endpoint.
+    pub nonce_rejections_token: u64,
+    /// Every request to `/dpop/*` received.
+    pub api_requests: u64,
+    /// 200 answers of the API.
+    pub api_ok: u64,
+    /// 401 `use_dpop_nonce` answers of the API.
+    pub nonce_rejections_api: u64,
+    /// 401 `invalid_token` answers of the API.
+    pub invalid_token_rejections: u64,
+    /// Every request, in the order the server answered them.
+    pub requests: Vec<RecordedRequest>,
+}
+
+/// One request as the server saw it. Holds the headers as sent, tokens and proofs included: it
+/// exists for tests and is never logged.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// The method.
+    pub method: String,
+    /// The path, without query.
+    pub path: String,
+    /// The header fields in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body (invalid UTF-8 replaced).
+    pub body: String,
+    /// The status answered; 0 for a request never answered (`/stall`).
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}

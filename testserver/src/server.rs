@@ -1,0 +1,292 @@
+//! The running server: a listener thread, one thread per connection, TLS when configured, and
+//! the routing of requests to the endpoints.
+
+use crate::authz::token_endpoint;
+use crate::config::{Config, RecordedRequest, Stats};
+use crate::http::{self, Reply, Request, Response};
+use crate::proof::normalize_authority;
+use crate::resource::api;
+use crate::state::Shared;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// How often a blocked connection thread checks whether the server is stopping.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A running server on 127.0.0.1. It stops (threads end, the listener closes) on
+/// [`Server::stop`] or drop. Shared between threads by reference: every method takes `&self`.
+pub struct Server {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tls: bool,
+    accept: Option<JoinHandle<()>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Starts a server on 127.0.0.1 with a port the OS chooses.
+    pub fn start(config: Config) -> io::Result<Server> {
+        Server::start_on(config, 0)
+    }
+
+    /// Starts a server on 127.0.0.1:`port` (0: the OS chooses).
+    pub fn start_on(config: Config, port: u16) -> io::Result<Server> {
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(Arc::new(tls_config(cert, key)?)),
+            None => None,
+        };
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let shared = Arc::new(Shared::new(config, format!("{scheme}://{addr}")));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let accept = {
+            let shared = Arc::clone(&shared);
+            let connections = Arc::clone(&connections);
+            let tls = tls.clone();
+            thread::Builder::new()
+                .name("dpop-test-server-accept".into())
+                .spawn(move || accept_loop(listener, shared, tls, connections))?
+        };
+        Ok(Server {
+            shared,
+            addr,
+            tls: tls.is_some(),
+            accept: Some(accept),
+            connections,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The token endpoint, base URL + `/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.base_url())
+    }
+
+    /// The protected API, base URL + `/dpop/test`.
+    pub fn api_url(&self) -> String {
+        format!("{}/dpop/test", self.base_url())
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// A snapshot of the counters and the request log.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats().clone()
+    }
+
+    /// Makes every access token issued so far fail at the API with `invalid_token`.
+    pub fn revoke_all_tokens(&self) {
+        self.shared.tokens().revoke_all();
+    }
+
+    /// The DPoP nonce the server accepts now.
+    pub fn current_nonce(&self) -> String {
+        self.shared.current_nonce()
+    }
+
+    /// Replaces the nonce and returns the new one; the one before stays valid until the next
+    /// rotation, older ones become stale.
+    pub fn rotate_nonce(&self) -> String {
+        self.shared.rotate_nonce()
+    }
+
+    /// Logs one line per request (method, path, status) to stderr, or stops doing so.
+    pub fn log_requests(&self, enabled: bool) {
+        self.shared.log.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Stops the server and waits for its threads.
+    pub fn stop(self) {}
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop, blocked in accept().
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        let connections = std::mem::take(&mut *self.connections.lock().unwrap_or_else(|e| e.into_inner()));
+        for connection in connections {
+            let _ = connection.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Reads a PEM text, or the file it names when it holds no PEM block.
+fn pem_bytes(text_or_path: &str) -> io::Result<Vec<u8>> {
+    if text_or_path.contains("-----BEGIN") {
+        Ok(text_or_path.as_bytes().to_vec())
+    } else {
+        std::fs::read(text_or_path)
+    }
+}
+
+fn tls_config(cert: &str, key: &str) -> io::Result<rustls::ServerConfig> {
+    let invalid = |what: &str, e: &dyn std::fmt::Display| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("TLS {what}: {e}"))
+    };
+    let certs = CertificateDer::pem_slice_iter(&pem_bytes(cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid("certificate chain", &e))?;
+    if certs.is_empty() {
+        return Err(invalid("certificate chain", &"no CERTIFICATE block"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&pem_bytes(key)?).map_err(|e| invalid("private key", &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid("certificate and key", &e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+) {
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else {
+            thread::sleep(POLL);
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        let tls = tls.clone();
+        let spawned = thread::Builder::new()
+            .name("dpop-test-server-conn".into())
+            .spawn(move || connection(stream, &shared, tls));
+        let mut connections = connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections.retain(|c| !c.is_finished());
+        connections.extend(spawned);
+    }
+}
+
+/// Serves one connection, over TLS when configured.
+fn connection(stream: TcpStream, shared: &Shared, tls: Option<Arc<rustls::ServerConfig>>) {
+    let setup = stream
+        .set_read_timeout(Some(POLL))
+        .and_then(|()| stream.set_write_timeout(Some(Duration::from_secs(10))))
+        .and_then(|()| stream.set_nodelay(true));
+    if setup.is_err() {
+        return;
+    }
+    let is_tls = tls.is_some();
+    let handle = |request: &Request| route(shared, request, is_tls);
+    let on_bad = |response: &Response| log(shared, "-", "-", response.status);
+    match tls {
+        None => http::serve(stream, &shared.stop, handle, on_bad),
+        Some(config) => {
+            let Ok(tls) = rustls::ServerConnection::new(config) else {
+                return;
+            };
+            http::serve(
+                rustls::StreamOwned::new(tls, stream),
+                &shared.stop,
+                handle,
+                on_bad,
+            );
+        }
+    }
+}
+
+fn log(shared: &Shared, method: &str, path: &str, status: u16) {
+    if shared.log.load(Ordering::Relaxed) {
+        eprintln!("dpop-test-server: {method} {path} {status}");
+    }
+}
+
+/// Answers one request and records it. `/stall` is recorded (status 0) and never answered: its
+/// thread sleeps until the server stops, then closes the connection.
+fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
+    if request.path == "/stall" {
+        record(shared, request, 0);
+        while !shared.stop.load(Ordering::Relaxed) {
+            thread::sleep(POLL);
+        }
+        return Reply::Close;
+    }
+    let response = dispatch(shared, request, tls);
+    record(shared, request, response.status);
+    Reply::Send(
+        response
+            .with_header("Cache-Control", "no-store")
+            .with_header("Pragma", "no-cache"),
+    )
+}
+
+fn record(shared: &Shared, request: &Request, status: u16) {
+    log(shared, &request.method, &request.path, status);
+    shared.record(RecordedRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        headers: request.headers.clone(),
+        body: String::from_utf8_lossy(&request.body).into_owned(),
+        status,
+    });
+}
+
+fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
+    let path = request.path.as_str();
+    let is_api = path == "/dpop" || path.starts_with("/dpop/");
+    if path == "/token" && request.method == "POST" {
+        shared.stats().token_requests += 1;
+    }
+    if is_api {
+        shared.stats().api_requests += 1;
+    }
+    let scheme = if tls { "https" } else { "http" };
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+    let authority = request.target_authority.as_deref().or(request.header("host"));
+    let Some(authority) = authority.and_then(|a| normalize_authority(scheme, a)) else {
+        return Response::error(400, "invalid_request", "missing or malformed Host header");
+    };
+    let url = format!("{scheme}://{authority}{path}");
+    match (path, request.method.as_str()) {
+        ("/token", "POST") => token_endpoint(shared, request, &url),
+        ("/token", _) => not_allowed("POST"),
+        _ if is_api => api(shared, request, &url),
+        ("/plain", "GET" | "HEAD") => Response::text(200, "hello"),
+        ("/plain", _) => not_allowed("GET, HEAD"),
+        _ => Response::error(404, "not_found", "no such endpoint"),
+    }
+}
+
+fn not_allowed(allow: &str) -> Response {
+    Response::error(405, "invalid_request", "method not allowed").with_header("Allow", allow)
+}

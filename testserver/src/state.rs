@@ -1,0 +1,151 @@
+//! The state one server shares between its connection threads.
+
+use crate::config::{Config, RecordedRequest, Stats};
+use crate::jws::b64;
+use crate::token::{TokenSigner, TokenStore};
+use ring::rand::{SecureRandom, SystemRandom};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Bytes of randomness in nonces, token ids and refresh tokens.
+const RANDOM_BYTES: usize = 16;
+
+/// Everything the request handlers share.
+pub struct Shared {
+    /// The settings the server started with.
+    pub config: Config,
+    /// The server's base URL, used as the access token `iss`.
+    pub issuer: String,
+    /// Set when the server stops; connection threads end soon after.
+    pub stop: AtomicBool,
+    /// Whether to log one line per request to stderr.
+    pub log: AtomicBool,
+    /// Signs access tokens.
+    pub signer: TokenSigner,
+    stats: Mutex<Stats>,
+    nonces: Mutex<Nonces>,
+    /// Proof `jti`s seen, with the time after which they can be forgotten.
+    replay: Mutex<HashMap<String, u64>>,
+    tokens: Mutex<TokenStore>,
+    rng: SystemRandom,
+}
+
+/// The current DPoP nonce and the one before it, both accepted.
+struct Nonces {
+    current: String,
+    previous: Option<String>,
+}
+
+/// How a proof's `nonce` claim compares with the server's nonces.
+pub enum NonceCheck {
+    /// The current or the previous nonce.
+    Valid,
+    /// No nonce claim.
+    Missing,
+    /// Some other value.
+    Stale,
+}
+
+impl Shared {
+    /// State for a server with these settings and base URL.
+    pub fn new(config: Config, issuer: String) -> Shared {
+        let rng = SystemRandom::new();
+        let nonces = Nonces {
+            current: random_b64(&rng),
+            previous: None,
+        };
+        Shared {
+            config,
+            issuer,
+            stop: AtomicBool::new(false),
+            log: AtomicBool::new(false),
+            signer: TokenSigner::new(&rng),
+            stats: Mutex::new(Stats::default()),
+            nonces: Mutex::new(nonces),
+            replay: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(TokenStore::default()),
+            rng,
+        }
+    }
+
+    /// A fresh random base64url string (nonces, token ids, refresh tokens).
+    pub fn random(&self) -> String {
+        random_b64(&self.rng)
+    }
+
+    /// The counters, to read or update.
+    pub fn stats(&self) -> MutexGuard<'_, Stats> {
+        lock(&self.stats)
+    }
+
+    /// Appends a request to the log of [`Stats::requests`].
+    pub fn record(&self, request: RecordedRequest) {
+        self.stats().requests.push(request);
+    }
+
+    /// The issued tokens, to read or update.
+    pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
+        lock(&self.tokens)
+    }
+
+    /// The nonce clients should use now.
+    pub fn current_nonce(&self) -> String {
+        lock(&self.nonces).current.clone()
+    }
+
+    /// Replaces the nonce with a new one (the old one stays valid until the next rotation) and
+    /// returns the new one.
+    pub fn rotate_nonce(&self) -> String {
+        let fresh = self.random();
+        let mut nonces = lock(&self.nonces);
+        nonces.previous = Some(std::mem::replace(&mut nonces.current, fresh.clone()));
+        fresh
+    }
+
+    /// Compares a proof's `nonce` claim with the server's nonces.
+    pub fn check_nonce(&self, nonce: Option<&str>) -> NonceCheck {
+        let nonces = lock(&self.nonces);
+        match nonce {
+            None => NonceCheck::Missing,
+            Some(n) if n == nonces.current || nonces.previous.as_deref() == Some(n) => NonceCheck::Valid,
+            Some(_) => NonceCheck::Stale,
+        }
+    }
+
+    /// Records a proof `jti`; false if it was seen before. `iat` bounds how long it is kept.
+    pub fn use_jti(&self, jti: &str, iat: u64, now: u64) -> bool {
+        let mut seen = lock(&self.replay);
+        if seen.contains_key(jti) {
+            return false;
+        }
+        if seen.len() >= 1024 {
+            seen.retain(|_, forget_after| *forget_after >= now);
+        }
+        let forget_after = iat
+            .max(now)
+            .saturating_add(self.config.iat_window)
+            .saturating_add(1);
+        seen.insert(jti.to_owned(), forget_after);
+        true
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: a panicking handler leaves the plain data usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn random_b64(rng: &SystemRandom) -> String {
+    let mut bytes = [0u8; RANDOM_BYTES];
+    rng.fill(&mut bytes).expect("the OS random source works");
+    b64(&bytes)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
