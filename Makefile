@@ -38,12 +38,18 @@ $(BUILD)/%: tests/c/%.c include/dpop.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+# cbindgen reads only extern "C" functions: give it a copy of src/ with extern "system" so spelled.
+define CBINDGEN
+	rm -rf $(BUILD)/header-src && mkdir -p $(BUILD)/header-src && cp -r src $(BUILD)/header-src/
+	find $(BUILD)/header-src -name '*.rs' -exec sed -i 's/extern "system" fn/extern "C" fn/' {} +
+	cbindgen --config cbindgen.toml --output $(1) $(BUILD)/header-src/src/lib.rs 2>/dev/null
+endef
+
 header:
-	cbindgen --config cbindgen.toml --crate dpop --output include/dpop.h 2>/dev/null
+	$(call CBINDGEN,include/dpop.h)
 
 check-header:
-	@mkdir -p $(BUILD)
-	cbindgen --config cbindgen.toml --crate dpop --output $(BUILD)/dpop.h 2>/dev/null
+	$(call CBINDGEN,$(BUILD)/dpop.h)
 	@diff -u include/dpop.h $(BUILD)/dpop.h || { echo "include/dpop.h is stale: run 'make header' and commit it"; exit 1; }
 
 lint:

@@ -25,7 +25,7 @@ static void fail(const dpop_key *key, const char *what, dpop_status status) {
 }
 
 /* Calls one of the string getters twice: first for the size, then into a buffer of that size. */
-typedef dpop_status (*key_getter)(const dpop_key *, char *, size_t, size_t *);
+typedef dpop_status (DPOP_CALL *key_getter)(const dpop_key *, char *, size_t, size_t *);
 
 static char *get_string(const dpop_key *key, key_getter get, const char *what) {
     size_t size = 0;

@@ -180,7 +180,7 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
 ///
 /// The string is static: never free it.
 #[no_mangle]
-pub extern "C" fn dpop_error_name(code: dpop_status) -> *const c_char {
+pub extern "system" fn dpop_error_name(code: dpop_status) -> *const c_char {
     CODES
         .iter()
         .find(|(c, _)| *c == code)
@@ -192,7 +192,7 @@ pub extern "C" fn dpop_error_name(code: dpop_status) -> *const c_char {
 ///
 /// Successful calls leave it unchanged, like `errno`.
 #[no_mangle]
-pub extern "C" fn dpop_last_error_code() -> dpop_status {
+pub extern "system" fn dpop_last_error_code() -> dpop_status {
     boundary::thread_error_code()
 }
 
@@ -202,6 +202,6 @@ pub extern "C" fn dpop_last_error_code() -> dpop_status {
 /// thread; copy it to keep it. Calls that fail before any handle exists (a NULL handle, a
 /// caught panic) are reported here only.
 #[no_mangle]
-pub extern "C" fn dpop_last_error_message() -> *const c_char {
+pub extern "system" fn dpop_last_error_message() -> *const c_char {
     boundary::thread_error_message()
 }

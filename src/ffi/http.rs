@@ -55,7 +55,7 @@ fn setter(http: *mut dpop_http, function: &str, body: impl FnOnce(&Client) -> Ff
 /// loopback hosts. Returns NULL only if libdpop fails internally. Free it with
 /// `dpop_http_free`.
 #[no_mangle]
-pub extern "C" fn dpop_http_new() -> *mut dpop_http {
+pub extern "system" fn dpop_http_new() -> *mut dpop_http {
     call_value("dpop_http_new", std::ptr::null_mut(), || {
         Ok(Box::into_raw(Box::new(dpop_http {
             client: Client::new(),
@@ -66,7 +66,7 @@ pub extern "C" fn dpop_http_new() -> *mut dpop_http {
 /// Frees an HTTP object, its cached token and its connections. `dpop_http_free(NULL)` does
 /// nothing. Must not be called twice, nor while another thread uses the object.
 #[no_mangle]
-pub extern "C" fn dpop_http_free(http: *mut dpop_http) {
+pub extern "system" fn dpop_http_free(http: *mut dpop_http) {
     call("dpop_http_free", || {
         if !http.is_null() {
             drop_record(http);
@@ -82,7 +82,7 @@ pub extern "C" fn dpop_http_free(http: *mut dpop_http) {
 /// keeps the key it is given, even if `key` is loaded again or freed later. A token fetched
 /// with another key is dropped.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_key(http: *mut dpop_http, key: *const dpop_key) -> dpop_status {
+pub extern "system" fn dpop_http_set_key(http: *mut dpop_http, key: *const dpop_key) -> dpop_status {
     setter(http, "dpop_http_set_key", |client| {
         // SAFETY: the header documents `key` as a handle from `dpop_key_new`.
         let key = unsafe { arg_ref(key, "key") }?;
@@ -101,7 +101,7 @@ pub extern "C" fn dpop_http_set_key(http: *mut dpop_http, key: *const dpop_key) 
 /// `client_id`, `client_secret` and `token_endpoint` are required; unknown members are
 /// refused (`DPOP_ERR_TOKEN_CONFIG`) so that a typo does not go unnoticed.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_auth_token(http: *mut dpop_http, json: *const c_char) -> dpop_status {
+pub extern "system" fn dpop_http_set_auth_token(http: *mut dpop_http, json: *const c_char) -> dpop_status {
     setter(http, "dpop_http_set_auth_token", |client| {
         // SAFETY: the header documents `json` as a string.
         let json = unsafe { arg_str(json, "json") }?;
@@ -113,7 +113,7 @@ pub extern "C" fn dpop_http_set_auth_token(http: *mut dpop_http, json: *const c_
 /// is returned as it is. `token_type` is `"DPoP"` (also when NULL) or `"Bearer"` (sent
 /// without a proof). `token` NULL returns to automatic tokens from the token settings.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_access_token(
+pub extern "system" fn dpop_http_set_access_token(
     http: *mut dpop_http,
     token: *const c_char,
     token_type: *const c_char,
@@ -127,7 +127,7 @@ pub extern "C" fn dpop_http_set_access_token(
 
 /// Forgets the cached token, so the next request fetches a new one.
 #[no_mangle]
-pub extern "C" fn dpop_http_clear_token(http: *mut dpop_http) -> dpop_status {
+pub extern "system" fn dpop_http_clear_token(http: *mut dpop_http) -> dpop_status {
     setter(http, "dpop_http_clear_token", |client| {
         client.clear_token();
         Ok(())
@@ -138,7 +138,7 @@ pub extern "C" fn dpop_http_clear_token(http: *mut dpop_http) -> dpop_status {
 /// `DPOP_ERR_TOKEN_BEARER` (0, the default): a server that answers a DPoP request with a
 /// Bearer token has not bound the token to the key.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_accept_bearer(http: *mut dpop_http, accept: i32) -> dpop_status {
+pub extern "system" fn dpop_http_set_accept_bearer(http: *mut dpop_http, accept: i32) -> dpop_status {
     setter(http, "dpop_http_set_accept_bearer", |client| {
         client.set_accept_bearer(accept != 0);
         Ok(())
@@ -148,7 +148,7 @@ pub extern "C" fn dpop_http_set_accept_bearer(http: *mut dpop_http, accept: i32)
 /// How many seconds before its expiry a token is replaced (default 60; at most half the
 /// token's lifetime is used, so short-lived tokens are still reused).
 #[no_mangle]
-pub extern "C" fn dpop_http_set_refresh_margin(http: *mut dpop_http, seconds: u32) -> dpop_status {
+pub extern "system" fn dpop_http_set_refresh_margin(http: *mut dpop_http, seconds: u32) -> dpop_status {
     setter(http, "dpop_http_set_refresh_margin", |client| {
         client.set_refresh_margin(Duration::from_secs(seconds.into()));
         Ok(())
@@ -158,7 +158,11 @@ pub extern "C" fn dpop_http_set_refresh_margin(http: *mut dpop_http, seconds: u3
 /// Connect and read timeouts in milliseconds (defaults 10000 and 30000); each must be > 0.
 /// The read timeout bounds the wait for the response's headers and for its body.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_timeouts(http: *mut dpop_http, connect_ms: u32, read_ms: u32) -> dpop_status {
+pub extern "system" fn dpop_http_set_timeouts(
+    http: *mut dpop_http,
+    connect_ms: u32,
+    read_ms: u32,
+) -> dpop_status {
     setter(http, "dpop_http_set_timeouts", |client| {
         if connect_ms == 0 || read_ms == 0 {
             return Err(FfiError::new(
@@ -174,7 +178,7 @@ pub extern "C" fn dpop_http_set_timeouts(http: *mut dpop_http, connect_ms: u32, 
 /// Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
 /// a private CA); NULL removes them. TLS is always verified.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_ca_file(http: *mut dpop_http, path: *const c_char) -> dpop_status {
+pub extern "system" fn dpop_http_set_ca_file(http: *mut dpop_http, path: *const c_char) -> dpop_status {
     setter(http, "dpop_http_set_ca_file", |client| {
         // SAFETY: the header documents `path` as a string or NULL.
         let path = unsafe { opt_str(path, "path") }?;
@@ -186,7 +190,7 @@ pub extern "C" fn dpop_http_set_ca_file(http: *mut dpop_http, path: *const c_cha
 /// password may be given in the URL); NULL connects directly. Proxy environment variables
 /// are not read.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_proxy(http: *mut dpop_http, url: *const c_char) -> dpop_status {
+pub extern "system" fn dpop_http_set_proxy(http: *mut dpop_http, url: *const c_char) -> dpop_status {
     setter(http, "dpop_http_set_proxy", |client| {
         // SAFETY: the header documents `url` as a string or NULL.
         let url = unsafe { opt_str(url, "url") }?;
@@ -196,7 +200,10 @@ pub extern "C" fn dpop_http_set_proxy(http: *mut dpop_http, url: *const c_char) 
 
 /// The `User-Agent` header (default `"libdpop/<version>"`).
 #[no_mangle]
-pub extern "C" fn dpop_http_set_user_agent(http: *mut dpop_http, user_agent: *const c_char) -> dpop_status {
+pub extern "system" fn dpop_http_set_user_agent(
+    http: *mut dpop_http,
+    user_agent: *const c_char,
+) -> dpop_status {
     setter(http, "dpop_http_set_user_agent", |client| {
         // SAFETY: the header documents `user_agent` as a string.
         let user_agent = unsafe { arg_str(user_agent, "user_agent") }?;
@@ -208,7 +215,7 @@ pub extern "C" fn dpop_http_set_user_agent(http: *mut dpop_http, user_agent: *co
 /// refused with `DPOP_ERR_HTTP_INSECURE`, so that secrets never travel in clear text by
 /// accident; loopback (127.0.0.0/8, ::1, localhost) is always allowed.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_allow_insecure_http(http: *mut dpop_http, allow: i32) -> dpop_status {
+pub extern "system" fn dpop_http_set_allow_insecure_http(http: *mut dpop_http, allow: i32) -> dpop_status {
     setter(http, "dpop_http_set_allow_insecure_http", |client| {
         Ok(client.set_allow_insecure_http(allow != 0)?)
     })
@@ -217,7 +224,7 @@ pub extern "C" fn dpop_http_set_allow_insecure_http(http: *mut dpop_http, allow:
 /// The largest response body accepted, in bytes (default 16 MiB); larger ones fail with
 /// `DPOP_ERR_HTTP_BODY_TOO_LARGE`.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_max_response_size(http: *mut dpop_http, bytes: usize) -> dpop_status {
+pub extern "system" fn dpop_http_set_max_response_size(http: *mut dpop_http, bytes: usize) -> dpop_status {
     setter(http, "dpop_http_set_max_response_size", |client| {
         Ok(client.set_max_body(bytes as u64)?)
     })
@@ -227,7 +234,7 @@ pub extern "C" fn dpop_http_set_max_response_size(http: *mut dpop_http, bytes: u
 /// `path` (Chilkat's `SessionLogFilename`); NULL stops logging. `Authorization`, `DPoP` and
 /// cookie values, and `client_secret`, `access_token` and `refresh_token` values are masked.
 #[no_mangle]
-pub extern "C" fn dpop_http_set_session_log(http: *mut dpop_http, path: *const c_char) -> dpop_status {
+pub extern "system" fn dpop_http_set_session_log(http: *mut dpop_http, path: *const c_char) -> dpop_status {
     setter(http, "dpop_http_set_session_log", |client| {
         // SAFETY: the header documents `path` as a string or NULL.
         let path = unsafe { opt_str(path, "path") }?;
@@ -248,7 +255,7 @@ fn note_status<T>(http: *const T, response: &FfiResult<Response>) {
 /// The string belongs to the object and stays valid until the calling thread's next call on
 /// this object; a body with NUL bytes is cut at the first one (use `dpop_http_request`).
 #[no_mangle]
-pub extern "C" fn dpop_http_get(http: *mut dpop_http, url: *const c_char) -> *const c_char {
+pub extern "system" fn dpop_http_get(http: *mut dpop_http, url: *const c_char) -> *const c_char {
     call_value("dpop_http_get", std::ptr::null(), || {
         // SAFETY: the header documents `http` as a handle and `url` as a string.
         let response = unsafe {
@@ -278,7 +285,7 @@ pub extern "C" fn dpop_http_get(http: *mut dpop_http, url: *const c_char) -> *co
 /// HTTP error statuses are responses (`DPOP_OK`); a status code is returned when no response
 /// was received. `dpop_http_last_status` tells the status too.
 #[no_mangle]
-pub extern "C" fn dpop_http_request(
+pub extern "system" fn dpop_http_request(
     http: *mut dpop_http,
     method: *const c_char,
     url: *const c_char,
@@ -314,7 +321,7 @@ pub extern "C" fn dpop_http_request(
 /// The HTTP status of this thread's last request on the object, or 0 when it received no
 /// response (or the handle is NULL).
 #[no_mangle]
-pub extern "C" fn dpop_http_last_status(http: *const dpop_http) -> i32 {
+pub extern "system" fn dpop_http_last_status(http: *const dpop_http) -> i32 {
     catch_unwind(AssertUnwindSafe(|| {
         if http.is_null() {
             0
@@ -329,7 +336,7 @@ pub extern "C" fn dpop_http_last_status(http: *const dpop_http) -> i32 {
 /// Chilkat's `LastErrorText`) into `buf`. Strings out as for `dpop_key_public_jwk`; this call
 /// never changes any error record.
 #[no_mangle]
-pub extern "C" fn dpop_http_last_error_text(
+pub extern "system" fn dpop_http_last_error_text(
     http: *const dpop_http,
     buf: *mut c_char,
     buf_len: usize,
@@ -353,7 +360,7 @@ pub extern "C" fn dpop_http_last_error_text(
 /// is `"host"` for a token set with `dpop_http_set_access_token`). `DPOP_ERR_NOT_FOUND` when
 /// there is no token yet. Strings out as for `dpop_key_public_jwk`.
 #[no_mangle]
-pub extern "C" fn dpop_http_token_info(
+pub extern "system" fn dpop_http_token_info(
     http: *const dpop_http,
     buf: *mut c_char,
     buf_len: usize,

@@ -58,7 +58,7 @@ impl dpop_key {
 ///
 /// Free it with `dpop_key_free`.
 #[no_mangle]
-pub extern "C" fn dpop_key_new() -> *mut dpop_key {
+pub extern "system" fn dpop_key_new() -> *mut dpop_key {
     call_value("dpop_key_new", std::ptr::null_mut(), || {
         Ok(Box::into_raw(Box::new(dpop_key {
             key: RwLock::new(None),
@@ -70,7 +70,7 @@ pub extern "C" fn dpop_key_new() -> *mut dpop_key {
 ///
 /// Must not be called twice on the same handle, nor while another thread uses it.
 #[no_mangle]
-pub extern "C" fn dpop_key_free(key: *mut dpop_key) {
+pub extern "system" fn dpop_key_free(key: *mut dpop_key) {
     call("dpop_key_free", || {
         if !key.is_null() {
             drop_record(key);
@@ -92,7 +92,7 @@ pub extern "C" fn dpop_key_free(key: *mut dpop_key) {
 /// Errors: `DPOP_ERR_IO`, `DPOP_ERR_KEY_*` (see their descriptions), `DPOP_ERR_NULL_POINTER`,
 /// `DPOP_ERR_INVALID_UTF8`.
 #[no_mangle]
-pub extern "C" fn dpop_key_load(
+pub extern "system" fn dpop_key_load(
     key: *mut dpop_key,
     path: *const c_char,
     password: *const c_char,
@@ -113,7 +113,7 @@ pub extern "C" fn dpop_key_load(
 /// Loads a private key from `len` bytes of memory (PEM, DER or JWK), as `dpop_key_load`
 /// does for files. libdpop copies what it needs; the caller keeps `data`.
 #[no_mangle]
-pub extern "C" fn dpop_key_load_memory(
+pub extern "system" fn dpop_key_load_memory(
     key: *mut dpop_key,
     data: *const u8,
     len: usize,
@@ -137,7 +137,7 @@ pub extern "C" fn dpop_key_load_memory(
 /// `alg` is `"ES256"` (also when NULL), `"ES384"` or `"EdDSA"`. Persist the new key with
 /// `dpop_key_private_pem` or `dpop_key_private_jwk`: tokens are bound to it.
 #[no_mangle]
-pub extern "C" fn dpop_key_generate(key: *mut dpop_key, alg: *const c_char) -> dpop_status {
+pub extern "system" fn dpop_key_generate(key: *mut dpop_key, alg: *const c_char) -> dpop_status {
     call("dpop_key_generate", || {
         // SAFETY: as for `dpop_key_load`.
         unsafe {
@@ -156,7 +156,7 @@ pub extern "C" fn dpop_key_generate(key: *mut dpop_key, alg: *const c_char) -> d
 /// The JWS algorithm of the loaded key (`"ES256"`, `"ES384"` or `"EdDSA"`), or NULL when the
 /// handle is NULL or holds no key. The string is static: never free it.
 #[no_mangle]
-pub extern "C" fn dpop_key_alg(key: *const dpop_key) -> *const c_char {
+pub extern "system" fn dpop_key_alg(key: *const dpop_key) -> *const c_char {
     call_value("dpop_key_alg", std::ptr::null(), || {
         // SAFETY: as for `dpop_key_load`.
         let name: &CStr = unsafe {
@@ -202,7 +202,7 @@ unsafe fn copy_key_string<S: AsRef<str>>(
 /// terminating NUL, on success and on `DPOP_ERR_BUFFER_TOO_SMALL`; `buf` is written only on
 /// success. Pass `buf` NULL to ask for the size.
 #[no_mangle]
-pub extern "C" fn dpop_key_public_jwk(
+pub extern "system" fn dpop_key_public_jwk(
     key: *const dpop_key,
     buf: *mut c_char,
     buf_len: usize,
@@ -219,7 +219,7 @@ pub extern "C" fn dpop_key_public_jwk(
 /// Copies the RFC 7638 JWK thumbprint (base64url SHA-256, 43 characters) into `buf`: the value
 /// of `dpop_jkt` and of a bound token's `cnf.jkt`. Strings out as for `dpop_key_public_jwk`.
 #[no_mangle]
-pub extern "C" fn dpop_key_thumbprint(
+pub extern "system" fn dpop_key_thumbprint(
     key: *const dpop_key,
     buf: *mut c_char,
     buf_len: usize,
@@ -236,7 +236,7 @@ pub extern "C" fn dpop_key_thumbprint(
 /// Copies the private key as a JWK (with `d`) into `buf`. Strings out as for
 /// `dpop_key_public_jwk`. The caller owns the copy: wipe it when done.
 #[no_mangle]
-pub extern "C" fn dpop_key_private_jwk(
+pub extern "system" fn dpop_key_private_jwk(
     key: *const dpop_key,
     buf: *mut c_char,
     buf_len: usize,
@@ -255,7 +255,7 @@ pub extern "C" fn dpop_key_private_jwk(
 /// Strings out as for `dpop_key_public_jwk`; an encrypted export differs on every call (new
 /// salt and IV), so size it with a generous buffer rather than a separate query.
 #[no_mangle]
-pub extern "C" fn dpop_key_private_pem(
+pub extern "system" fn dpop_key_private_pem(
     key: *const dpop_key,
     password: *const c_char,
     buf: *mut c_char,
@@ -280,7 +280,7 @@ pub extern "C" fn dpop_key_private_pem(
 /// Strings out as for `dpop_key_public_jwk`. This call never changes any error record, so a
 /// too-small buffer here does not replace the text being asked for.
 #[no_mangle]
-pub extern "C" fn dpop_key_last_error_text(
+pub extern "system" fn dpop_key_last_error_text(
     key: *const dpop_key,
     buf: *mut c_char,
     buf_len: usize,

@@ -23,7 +23,7 @@ use std::ffi::c_char;
 /// access token), `DPOP_ERR_BUFFER_TOO_SMALL`, `DPOP_ERR_NULL_POINTER`, `DPOP_ERR_INVALID_UTF8`.
 /// The error is recorded on the key handle too.
 #[no_mangle]
-pub extern "C" fn dpop_proof_create(
+pub extern "system" fn dpop_proof_create(
     key: *const dpop_key,
     method: *const c_char,
     url: *const c_char,

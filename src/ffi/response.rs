@@ -27,7 +27,7 @@ impl dpop_response {
 
 /// Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
 #[no_mangle]
-pub extern "C" fn dpop_response_free(response: *mut dpop_response) {
+pub extern "system" fn dpop_response_free(response: *mut dpop_response) {
     call("dpop_response_free", || {
         if !response.is_null() {
             // SAFETY: `response` came from `Box::into_raw` in `into_raw` and, per the contract
@@ -40,7 +40,7 @@ pub extern "C" fn dpop_response_free(response: *mut dpop_response) {
 
 /// The HTTP status code, or 0 when `response` is NULL.
 #[no_mangle]
-pub extern "C" fn dpop_response_status(response: *const dpop_response) -> i32 {
+pub extern "system" fn dpop_response_status(response: *const dpop_response) -> i32 {
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the header documents `response` as a response or NULL.
         unsafe { response.as_ref() }.map_or(0, |r| i32::from(r.response.status()))
@@ -52,7 +52,7 @@ pub extern "C" fn dpop_response_status(response: *const dpop_response) -> i32 {
 /// byte that `*len` does not count, so a text body can be used as a C string. Valid until
 /// `dpop_response_free`; NULL when `response` is NULL.
 #[no_mangle]
-pub extern "C" fn dpop_response_body(response: *const dpop_response, len: *mut usize) -> *const u8 {
+pub extern "system" fn dpop_response_body(response: *const dpop_response, len: *mut usize) -> *const u8 {
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the header documents `response` as a response or NULL.
         let Some(r) = (unsafe { response.as_ref() }) else {
@@ -71,7 +71,7 @@ pub extern "C" fn dpop_response_body(response: *const dpop_response, len: *mut u
 /// into `buf`. `DPOP_ERR_NOT_FOUND` when the response has no such header. Strings out as for
 /// `dpop_key_public_jwk`.
 #[no_mangle]
-pub extern "C" fn dpop_response_header(
+pub extern "system" fn dpop_response_header(
     response: *const dpop_response,
     name: *const c_char,
     buf: *mut c_char,
@@ -95,7 +95,7 @@ pub extern "C" fn dpop_response_header(
 /// Copies all headers as `"name: value\r\n"` lines (names lower-case, in received order)
 /// into `buf`. Strings out as for `dpop_key_public_jwk`.
 #[no_mangle]
-pub extern "C" fn dpop_response_headers(
+pub extern "system" fn dpop_response_headers(
     response: *const dpop_response,
     buf: *mut c_char,
     buf_len: usize,

@@ -19,7 +19,7 @@ const VERSION: &std::ffi::CStr =
 ///
 /// Compare it with the `DPOP_VERSION_*` macros to detect a header/library mismatch.
 #[no_mangle]
-pub extern "C" fn dpop_version() -> *const c_char {
+pub extern "system" fn dpop_version() -> *const c_char {
     VERSION.as_ptr()
 }
 
