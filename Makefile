@@ -3,6 +3,7 @@
 #   make demo       start the local DPoP test server, run examples-c/client_credentials against it
 #   make test       every test: header check, lints, Rust tests, C tests, Python interop tests
 #   make bench      proof signing speed next to `openssl speed ecdsap256`
+#   make windows    dpop.dll for x86_64 and i686, export checks, C programs under Wine
 #   make header     regenerate include/dpop.h after changing the C API
 
 CARGO   ?= cargo
@@ -20,7 +21,7 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server header check-header lint rust-test c-test py-test test bench bench-smoke demo clean
+.PHONY: all lib server header check-header lint rust-test c-test py-test test bench bench-smoke demo windows clean
 
 all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
 
@@ -93,6 +94,11 @@ demo: lib server $(BUILD)/client_credentials
 		$(BUILD)/client_credentials
 	@echo "== session log, secrets masked: $(BUILD)/demo-session.log"
 
+# dpop.dll for x86_64 and i686 Windows, checked and run under Wine (see windows/build.sh).
+windows: server
+	windows/build.sh
+
 clean:
 	$(CARGO) clean
+	rm -rf target-windows
 	rm -rf $(BUILD)

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# make windows: builds dpop.dll for x86_64 and i686 (32-bit) Windows from the same sources,
+# checks both export tables against include/dpop.h (and stdcall on i686), makes the import
+# libraries, compiles the C programs with mingw-w64 and runs them under Wine against the
+# local DPoP test server (which runs natively on 127.0.0.1).
+#
+# Needs Debian's rustc-web, cargo-web and rust-web-src (they build std for Windows; rustup has
+# no Windows targets here), gcc-mingw-w64-{x86-64,i686} and wine64: .ci/run installs them.
+# Targets: x86_64-win7-windows-gnu and i686-win7-windows-gnu, which run on Windows 7 and later
+# and import no bcryptprimitives.dll (Wine 8 lacks it).
+#
+# Output in build/windows/<arch>/: dpop.dll (stripped), libdpop.dll.a (import library; on i686
+# made from dpop.def so callers that declare the functions WINAPI/__stdcall link), dpop.def,
+# dpop.h, and the test programs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/windows
+mkdir -p "$out"
+
+missing=()
+for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc i686-w64-mingw32-dlltool wine; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+[ -d /usr/lib/rustlib/src/rust/library ] || missing+=("rust-web-src")
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "make windows: missing ${missing[*]}; install rustc-web cargo-web rust-web-src" \
+         "gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 g++-mingw-w64-x86-64 g++-mingw-w64-i686 wine64 (see .ci/run)" >&2
+    exit 1
+fi
+
+programs="examples-c/key_and_proof.c examples-c/client_credentials.c tests/c/abi_contract.c tests/c/http_contract.c"
+declare -A triple=([x86_64]=x86_64-win7-windows-gnu [i686]=i686-win7-windows-gnu)
+declare -A mingw=([x86_64]=x86_64-w64-mingw32 [i686]=i686-w64-mingw32)
+
+build_arch() {
+    local arch=$1 target=${triple[$1]} cc=${mingw[$1]}
+    local upper=${target^^}
+    upper=${upper//-/_}
+    echo "== $arch: building dpop.dll ($target)"
+    env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
+        "CARGO_TARGET_${upper}_LINKER=$cc-gcc" "CC_${target//-/_}=$cc-gcc" "AR_${target//-/_}=$cc-ar" \
+        /usr/bin/cargo build -q -Z build-std=std,panic_unwind --target "$target" --release --lib \
+        --target-dir target-windows
+    local built=target-windows/$target/release dist=$out/$arch
+    mkdir -p "$dist"
+    "$cc-strip" -o "$dist/dpop.dll" "$built/dpop.dll"
+    cp include/dpop.h "$dist/"
+    python3 windows/check_exports.py include/dpop.h "$dist/dpop.dll" "$arch" "$dist/dpop.def"
+    if [ "$arch" = i686 ]; then
+        # rustc's import library names the stdcall exports cdecl-style (_name); C callers that
+        # see __stdcall prototypes look for _name@N, which dlltool -k maps to the plain export.
+        "$cc-dlltool" -k -d "$dist/dpop.def" -l "$dist/libdpop.dll.a" -D dpop.dll
+    else
+        cp "$built/libdpop.dll.a" "$dist/"
+    fi
+    for p in $programs; do
+        "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o "$dist/$(basename "$p" .c).exe" "$p" \
+            -L"$dist" -ldpop
+    done
+    if [ -f bindings/cpp/dpop.hpp ]; then
+        "$cc-g++" -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Iinclude -x c++ - <<<'#include "bindings/cpp/dpop.hpp"'
+        echo "$arch: bindings/cpp/dpop.hpp compiles with $cc-g++"
+    fi
+    ls -l "$dist/dpop.dll" | awk -v a="$arch" '{print a ": dpop.dll " $5 " bytes"}'
+    "$cc-objdump" -p "$dist/dpop.dll" | awk '/DLL Name/ {print "    imports " $3}' | sort -u
+}
+
+# Runs the C programs of one architecture under Wine, against fresh test servers.
+run_arch() {
+    local arch=$1 dist=$out/$1
+    export WINEDEBUG=-all WINEPREFIX=$PWD/$out/wineprefix-$arch
+    [ -d "$WINEPREFIX" ] || wineboot -i >/dev/null 2>&1
+    cp "$dist/dpop.dll" "$dist/run/" 2>/dev/null || { mkdir -p "$dist/run" && cp "$dist/dpop.dll" "$dist/run/"; }
+    for exe in "$dist"/*.exe; do cp "$exe" "$dist/run/"; done
+    local run=$dist/run
+    echo "== $arch under Wine: key load and proof"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$run/ec.pem" 2>/dev/null
+    wine "$run/key_and_proof.exe" "$run/ec.pem" > "$run/key_and_proof.txt"
+    grep -q '^proof: ey' "$run/key_and_proof.txt"
+    python3 - "$run/ec.pem" "$run/key_and_proof.txt" <<'PY'
+import subprocess, sys, json, base64
+out = open(sys.argv[2]).read()
+thumb = [l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("thumbprint: ")][0]
+jwk = json.loads([l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("public jwk: ")][0])
+der = subprocess.run(["openssl", "pkey", "-in", sys.argv[1], "-pubout", "-outform", "DER"], capture_output=True, check=True).stdout
+point = der[-65:]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+assert jwk["x"] == b64(point[1:33]) and jwk["y"] == b64(point[33:]), "the JWK is not the key OpenSSL made"
+print(f"key_and_proof: the key loaded under Wine is the one OpenSSL made (thumbprint {thumb})")
+PY
+    echo "== $arch under Wine: ABI contract"
+    wine "$run/abi_contract.exe"
+    echo "== $arch under Wine: HTTP object against the test server"
+    BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:c-test-secret-8JqL2vX -- \
+        env BUILD_DIR="$run" wine "$run/http_contract.exe"
+    echo "== $arch under Wine: client_credentials with nonces required, session log"
+    rm -f "$run/session.log"
+    BUILD_DIR=$out tests/with_server.sh --require-nonce --client m2m.dpop:win-secret-5tY8uP -- \
+        env DPOP_CLIENT_SECRET=win-secret-5tY8uP DPOP_KEY_FILE="$run/ec.pem" DPOP_SESSION_LOG="$run/session.log" \
+        wine "$run/client_credentials.exe" > "$run/client_credentials.txt"
+    grep -q '^status: 200' "$run/client_credentials.txt"
+    grep -q 'use_dpop_nonce' "$run/session.log"
+    grep -q 'authorization: DPoP \*\*\*\*' "$run/session.log"
+    if grep -q 'win-secret-5tY8uP' "$run/session.log"; then
+        echo "the session log written under Wine contains the client secret" >&2
+        exit 1
+    fi
+    echo "$arch under Wine: client_credentials 200 through nonce demands; session log masked"
+}
+
+[ -x target/release/dpop-test-server ] || cargo build -q --release -p dpop-testserver --bin dpop-test-server
+
+build_arch x86_64
+build_arch i686
+run_arch x86_64
+
+# 32-bit programs need 32-bit Wine (Debian's wine32, i386 architecture), which not every
+# machine can install; the i686 build and its export checks above run regardless.
+probe=$out/i686/key_and_proof.exe
+# (Wine without its 32-bit half exits 0 without running anything: look at the output.)
+if WINEDEBUG=-all WINEPREFIX=$PWD/$out/wineprefix-i686 timeout 60 wine "$probe" 2>/dev/null | grep -q '^proof: '; then
+    run_arch i686
+    i686_run="ran under 32-bit Wine"
+else
+    i686_run="NOT run: this machine has no 32-bit Wine (wine32); built and export-checked only"
+fi
+
+echo
+echo "make windows summary:"
+echo "  x86_64 dpop.dll: built, exports checked, C programs passed under Wine"
+echo "  i686   dpop.dll: built, exports checked (undecorated, stdcall), import library from dpop.def; programs $i686_run"
