@@ -265,7 +265,12 @@ struct CacheState {
     /// Counts completed fetches, so waiters know theirs has finished.
     generation: u64,
     last_failure: Option<Error>,
+    /// After a failed proactive refresh, the still-valid token is used until then.
+    retry_refresh_at: Option<Instant>,
 }
+
+/// How long a still-valid token is used after a failed proactive refresh before trying again.
+const REFRESH_RETRY: Duration = Duration::from_secs(5);
 
 impl TokenCache {
     /// The token to use now. When it is missing or due for refresh, exactly one caller runs
@@ -281,7 +286,8 @@ impl TokenCache {
         loop {
             let now = Instant::now();
             if let Some(token) = &state.current {
-                if token.manual || !token.needs_refresh(margin, now) {
+                let backing_off = state.retry_refresh_at.is_some_and(|at| now < at) && !token.expired(now);
+                if token.manual || !token.needs_refresh(margin, now) || backing_off {
                     return Ok(Arc::clone(token));
                 }
             }
@@ -303,18 +309,30 @@ impl TokenCache {
         let replacing = state.current.clone();
         drop(state);
 
-        let outcome = fetch(replacing).map(Arc::new);
+        let outcome = fetch(replacing.clone()).map(Arc::new);
 
         let mut state = self.state.lock();
         state.fetching = false;
         state.generation += 1;
-        match &outcome {
+        let outcome = match outcome {
             Ok(token) => {
-                state.current = Some(Arc::clone(token));
+                state.current = Some(Arc::clone(&token));
                 state.last_failure = None;
+                state.retry_refresh_at = None;
+                Ok(token)
             }
-            Err(e) => state.last_failure = Some(e.clone()),
-        }
+            // A proactive refresh failed but the token has not expired: keep using it for a
+            // while rather than failing requests it can still serve.
+            Err(_) if replacing.as_ref().is_some_and(|t| !t.expired(Instant::now())) => {
+                state.last_failure = None;
+                state.retry_refresh_at = Some(Instant::now() + REFRESH_RETRY);
+                Ok(replacing.expect("checked above"))
+            }
+            Err(e) => {
+                state.last_failure = Some(e.clone());
+                Err(e)
+            }
+        };
         drop(state);
         self.done.notify_all();
         outcome
@@ -489,6 +507,29 @@ mod tests {
         });
         assert_eq!(e.unwrap_err().kind(), ErrorKind::TokenEndpoint);
         assert!(cache.get(Duration::ZERO, |_| Ok(token(Some(60)))).is_ok());
+    }
+
+    #[test]
+    fn a_failed_proactive_refresh_keeps_the_valid_token_and_backs_off() {
+        let cache = TokenCache::default();
+        let margin = Duration::from_secs(60);
+        let first = cache.get(margin, |_| Ok(token(Some(4)))).unwrap();
+        // After 2.1 s the token is within its refresh margin (half of 4 s) but still valid.
+        let attempts = AtomicUsize::new(0);
+        let fail = |_: Option<Arc<AccessToken>>| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            Err(Error::new(ErrorKind::TokenEndpoint, "down"))
+        };
+        std::thread::sleep(Duration::from_millis(2100));
+        let kept = cache.get(margin, fail).unwrap();
+        assert!(Arc::ptr_eq(&kept, &first));
+        let again = cache.get(margin, fail).unwrap();
+        assert!(Arc::ptr_eq(&again, &first));
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            1,
+            "no new attempt while backing off"
+        );
     }
 
     #[test]
