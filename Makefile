@@ -21,7 +21,7 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server header check-header lint rust-test c-test py-test test bench bench-smoke demo windows clean
+.PHONY: all lib server header check-header lint rust-test c-test py-test interop test bench bench-smoke demo windows clean
 
 all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
 
@@ -79,7 +79,12 @@ c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 py-test: $(TEST_PROGRAMS)
 	DPOPTOOL=$(CURDIR)/$(BUILD)/dpoptool $(PYTHON) -m pytest -q tests/python
 
-test: check-header lint rust-test bench-smoke c-test py-test
+# Interop against independent implementations: oidc-provider as the authorization server,
+# jose and oauth4webapi verifying at a resource server (node 20 and npm required).
+interop: server $(BUILD)/client_credentials $(BUILD)/dpoptool
+	tests/interop/run.sh
+
+test: check-header lint rust-test bench-smoke c-test interop py-test
 
 bench:
 	benches/proof_vs_openssl.sh 3

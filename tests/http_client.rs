@@ -194,6 +194,36 @@ fn nonce_learned_from_a_successful_token_response_is_used_at_the_api() {
 }
 
 #[test]
+fn nonces_stay_with_their_origin() {
+    // Found by the interop suite: oidc-provider without a nonceSecret refuses any proof with a
+    // nonce, so a nonce learned from one server must never reach another; the test server now
+    // refuses such proofs too.
+    let with_nonces = Server::start(Config {
+        require_nonce_token: true,
+        require_nonce_api: true,
+        ..config()
+    })
+    .unwrap();
+    let without = Server::start(config()).unwrap();
+    let client = client_for(&with_nonces);
+    assert_eq!(client.get(&with_nonces.api_url()).unwrap().status(), 200);
+    client.set_token_settings(&settings(&without, "")).unwrap();
+    let response = client.get(&without.api_url()).unwrap();
+    assert_eq!(response.status(), 200, "{}", response.body_text());
+    let stats = without.stats();
+    assert_eq!((stats.token_requests, stats.api_requests), (1, 1));
+    assert!(stats
+        .requests
+        .iter()
+        .all(|r| !jwt_payload(header(&r.headers, "dpop")).contains_key("nonce")));
+    // And back: the first server's nonce is still known and used, without a new demand.
+    client.set_token_settings(&settings(&with_nonces, "")).unwrap();
+    assert_eq!(client.get(&with_nonces.api_url()).unwrap().status(), 200);
+    let stats = with_nonces.stats();
+    assert_eq!((stats.nonce_rejections_token, stats.nonce_rejections_api), (1, 0));
+}
+
+#[test]
 fn a_server_that_always_wants_a_new_nonce_gets_one_retry_only() {
     let server = Server::start(Config {
         api_nonce_every_request: true,
@@ -452,6 +482,13 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
         .unwrap_or("")
+}
+
+/// The claims of a JWT (a proof), unverified.
+fn jwt_payload(jwt: &str) -> serde_json::Map<String, serde_json::Value> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).unwrap()).unwrap()
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {

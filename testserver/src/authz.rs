@@ -3,7 +3,7 @@
 
 use crate::http::{Request, Response};
 use crate::proof::{self, Expected, VerifiedProof};
-use crate::state::{now, NonceCheck, Shared};
+use crate::state::{now, NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::RefreshGrant;
 use base64ct::{Base64, Encoding};
 use serde_json::json;
@@ -43,6 +43,9 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     };
     let dpop: Vec<&str> = request.header_values("dpop").collect();
     let proof = proof::verify(&dpop, &expected).map_err(invalid_proof)?;
+    if proof.claim("nonce").is_some() && !shared.issues_nonces() {
+        return Err(invalid_proof(NONCE_NOT_ISSUED));
+    }
     if shared.config.require_nonce_token {
         let description = match shared.check_nonce(proof.claim("nonce")) {
             NonceCheck::Valid => None,

@@ -11,6 +11,8 @@ pub struct Config {
     /// Whether token responses carry a `refresh_token`. Default false.
     pub issue_refresh_tokens: bool,
     /// Whether the token endpoint demands a DPoP nonce (400 `use_dpop_nonce`). Default false.
+    /// A server with none of the nonce settings refuses every proof that carries a nonce
+    /// (`invalid_dpop_proof`): it issued none, so the client took it from another origin.
     pub require_nonce_token: bool,
     /// Whether the API demands a DPoP nonce (401 `use_dpop_nonce`). Default false.
     pub require_nonce_api: bool,

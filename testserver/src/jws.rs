@@ -6,8 +6,10 @@ use ring::digest::{digest, SHA256};
 use ring::signature::{self, UnparsedPublicKey};
 use serde_json::{Map, Value};
 
-/// The signature algorithms the server accepts, as named in `algs` of its challenges.
-pub const SUPPORTED_ALGS: &str = "ES256 ES384 EdDSA";
+/// The signature algorithms the server accepts, as named in `algs` of its challenges. `Ed25519`
+/// is the fully-specified name of `EdDSA` with Ed25519 keys (RFC 9864); oauth4webapi signs
+/// with it and oidc-provider accepts it by default, so a client may send either.
+pub const SUPPORTED_ALGS: &str = "ES256 ES384 EdDSA Ed25519";
 
 /// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -19,7 +21,7 @@ pub enum Alg {
     Es256,
     /// ECDSA P-384 SHA-384.
     Es384,
-    /// Ed25519.
+    /// Ed25519, named `EdDSA` (RFC 8037) or `Ed25519` (RFC 9864).
     EdDsa,
 }
 
@@ -29,7 +31,7 @@ impl Alg {
         match name {
             "ES256" => Some(Alg::Es256),
             "ES384" => Some(Alg::Es384),
-            "EdDSA" => Some(Alg::EdDsa),
+            "EdDSA" | "Ed25519" => Some(Alg::EdDsa),
             _ => None,
         }
     }

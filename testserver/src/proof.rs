@@ -59,7 +59,7 @@ pub fn verify(headers: &[&str], expected: &Expected) -> Result<VerifiedProof, &'
         .get("alg")
         .and_then(Value::as_str)
         .and_then(Alg::from_name)
-        .ok_or("alg is not one of ES256 ES384 EdDSA")?;
+        .ok_or("alg is not one of ES256 ES384 EdDSA Ed25519")?;
     let jwk = PublicJwk::parse(alg, header.get("jwk").ok_or("jwk is missing")?)?;
     let signature = decode_b64(signature_b64).ok_or("signature is invalid")?;
     let signing_input = &jws[..header_b64.len() + 1 + payload_b64.len()];

@@ -3,7 +3,7 @@
 use crate::http::{Request, Response};
 use crate::jws::{sha256_b64, SUPPORTED_ALGS};
 use crate::proof::{self, Expected, VerifiedProof};
-use crate::state::{now, NonceCheck, Shared};
+use crate::state::{now, NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::TokenState;
 use serde_json::{json, Map, Value};
 
@@ -124,6 +124,9 @@ fn check(
         return Err(invalid_token("cnf.jkt does not match the DPoP proof key"));
     }
 
+    if proof.claim("nonce").is_some() && !shared.issues_nonces() {
+        return Err(invalid_proof(NONCE_NOT_ISSUED));
+    }
     if shared.config.api_nonce_every_request {
         return Err(refuse(
             "use_dpop_nonce",

@@ -38,6 +38,11 @@ struct Nonces {
     previous: Option<String>,
 }
 
+/// Why a proof with a `nonce` claim is refused by a server that issues no nonces: the client
+/// took it from another origin (RFC 9449 §8: a nonce belongs to the server that sent it).
+/// oidc-provider without a `nonceSecret` refuses such proofs too.
+pub const NONCE_NOT_ISSUED: &str = "nonce was not issued by this server (it issues none)";
+
 /// How a proof's `nonce` claim compares with the server's nonces.
 pub enum NonceCheck {
     /// The current or the previous nonce.
@@ -102,6 +107,12 @@ impl Shared {
         let mut nonces = lock(&self.nonces);
         nonces.previous = Some(std::mem::replace(&mut nonces.current, fresh.clone()));
         fresh
+    }
+
+    /// Whether this server ever hands out nonces (at its token endpoint or its API).
+    pub fn issues_nonces(&self) -> bool {
+        let c = &self.config;
+        c.require_nonce_token || c.require_nonce_api || c.api_nonce_every_request
     }
 
     /// Compares a proof's `nonce` claim with the server's nonces.

@@ -147,3 +147,32 @@ fn proof_checks_come_before_the_nonce_demand() {
     reply.assert_challenge("invalid_dpop_proof", "htm does not match the request method");
     assert_eq!(reply.header("dpop-nonce"), Some(server.current_nonce().as_str()));
 }
+
+#[test]
+fn a_server_that_issues_no_nonces_refuses_a_proof_with_one() {
+    // Like oidc-provider without a nonceSecret: such a nonce came from another origin, which
+    // is a client bug (RFC 9449 §8) that an accepting server would hide.
+    let server = Server::start(Config::default()).unwrap();
+    let key = TestKey::es256();
+    let description = "nonce was not issued by this server (it issues none)";
+    token_request_with_nonce(&server, &key, Some("from-another-origin")).assert_error(
+        400,
+        "invalid_dpop_proof",
+        description,
+    );
+    let token = get_token(&server, &key);
+    api_with_nonce(&server, &key, &token, Some("from-another-origin"))
+        .assert_challenge("invalid_dpop_proof", description);
+    assert_eq!(api_with_nonce(&server, &key, &token, None).status, 200);
+}
+
+#[test]
+fn a_nonce_of_the_api_is_taken_at_the_token_endpoint_of_the_same_origin() {
+    let server = Server::start(Config {
+        require_nonce_api: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let reply = token_request_with_nonce(&server, &TestKey::es256(), Some(&server.current_nonce()));
+    assert_eq!(reply.status, 200, "{reply:?}");
+}

@@ -165,8 +165,10 @@ fn alg_none_is_rejected() {
         b64(header.to_string().as_bytes()),
         b64(payload.to_string().as_bytes())
     );
-    api_get(&server, &token, &proof)
-        .assert_challenge("invalid_dpop_proof", "alg is not one of ES256 ES384 EdDSA");
+    api_get(&server, &token, &proof).assert_challenge(
+        "invalid_dpop_proof",
+        "alg is not one of ES256 ES384 EdDSA Ed25519",
+    );
 }
 
 #[test]
@@ -175,19 +177,48 @@ fn alg_hs256_is_rejected() {
     let mut header = key.header();
     header["alg"] = json!("HS256");
     let proof = jws(&header, &api_claims(&server, &token), &key);
-    api_get(&server, &token, &proof)
-        .assert_challenge("invalid_dpop_proof", "alg is not one of ES256 ES384 EdDSA");
+    api_get(&server, &token, &proof).assert_challenge(
+        "invalid_dpop_proof",
+        "alg is not one of ES256 ES384 EdDSA Ed25519",
+    );
 }
 
 #[test]
 fn alg_not_matching_jwk_is_rejected() {
     let (server, key, token) = setup();
-    for alg in ["ES384", "EdDSA"] {
+    for alg in ["ES384", "EdDSA", "Ed25519"] {
         let mut header = key.header();
         header["alg"] = json!(alg);
         let proof = jws(&header, &api_claims(&server, &token), &key);
         api_get(&server, &token, &proof).assert_challenge("invalid_dpop_proof", "jwk does not match alg");
     }
+}
+
+#[test]
+fn ed25519_alg_name_of_rfc_9864_is_accepted_like_eddsa() {
+    // Found by the interop suite: oauth4webapi signs Ed25519 proofs with `"alg":"Ed25519"`
+    // (RFC 9864), which oidc-provider accepts by default; the server refused it.
+    let server = server();
+    let key = TestKey::ed25519();
+    let mut header = key.header();
+    header["alg"] = json!("Ed25519");
+    let token_proof = jws(&header, &claims("POST", &server.token_url()), &key);
+    let reply = send(
+        &server,
+        "POST",
+        "/token",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("DPoP", &token_proof),
+        ],
+        &client_credentials_form(),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let token = reply.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_claims(&token)["cnf"]["jkt"], key.thumbprint());
+    let reply = api_get(&server, &token, &jws(&header, &api_claims(&server, &token), &key));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["token"]["cnf"]["jkt"], key.thumbprint());
 }
 
 #[test]
@@ -433,7 +464,7 @@ fn missing_authorization_gets_a_bare_challenge() {
     reply.assert_error(401, "invalid_token", "missing Authorization header");
     assert_eq!(
         reply.header("www-authenticate"),
-        Some(r#"DPoP algs="ES256 ES384 EdDSA""#)
+        Some(r#"DPoP algs="ES256 ES384 EdDSA Ed25519""#)
     );
 }
 

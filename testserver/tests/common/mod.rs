@@ -179,8 +179,9 @@ impl Reply {
         let challenge = self
             .header("www-authenticate")
             .expect("a WWW-Authenticate header");
-        let expected =
-            format!(r#"DPoP error="{error}", error_description="{description}", algs="ES256 ES384 EdDSA""#);
+        let expected = format!(
+            r#"DPoP error="{error}", error_description="{description}", algs="ES256 ES384 EdDSA Ed25519""#
+        );
         assert!(challenge.starts_with(&expected), "{challenge}");
     }
 }
