@@ -12,7 +12,7 @@ PYTHON  ?= python3
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Iinclude
 LIBDIR  := target/release
-LDLIBS  := -L$(LIBDIR) -ldpop -Wl,-rpath,$(CURDIR)/$(LIBDIR)
+LDLIBS  := -L$(LIBDIR) -ldpop -pthread -Wl,-rpath,$(CURDIR)/$(LIBDIR)
 BUILD   := build
 VALGRIND := $(shell command -v valgrind 2>/dev/null)
 VALGRIND_RUN := $(if $(VALGRIND),$(VALGRIND) --quiet --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,)

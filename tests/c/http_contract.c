@@ -10,6 +10,10 @@
 
 #include "dpop.h"
 
+#ifndef _WIN32
+#include <pthread.h>
+#endif
+
 static int passed, failed;
 
 #define CHECK(cond)                                                                  \
@@ -164,6 +168,66 @@ static void test_live(const char *token_endpoint, const char *api_url, const cha
     }
 }
 
+#ifndef _WIN32
+/* One shared object, many threads: each sees its own status, body and error text. */
+struct shared_call {
+    dpop_http *http;
+    const char *api_url;
+    int thread;
+    int ok;
+};
+
+static void *hammer(void *arg) {
+    struct shared_call *call = arg;
+    call->ok = 1;
+    for (int i = 0; i < 5; i++) {
+        const char *body = dpop_http_get(call->http, call->api_url);
+        if (body == NULL || dpop_http_last_status(call->http) != 200 || strstr(body, "m2m.dpop") == NULL) {
+            call->ok = 0;
+        }
+        /* A failure of this thread's own, recorded for this thread only. */
+        char url[64];
+        snprintf(url, sizeof url, "ftp://thread-%d.example/", call->thread);
+        if (dpop_http_get(call->http, url) != NULL || dpop_http_last_status(call->http) != 0) {
+            call->ok = 0;
+        }
+        char text[512] = "";
+        dpop_http_last_error_text(call->http, text, sizeof text, NULL);
+        char mine[64];
+        snprintf(mine, sizeof mine, "thread-%d.example", call->thread);
+        if (strstr(text, mine) == NULL) {
+            call->ok = 0;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(const char *token_endpoint, const char *api_url) {
+    dpop_key *key = dpop_key_new();
+    CHECK(dpop_key_generate(key, "ES256") == DPOP_OK);
+    dpop_http *http = dpop_http_new();
+    CHECK(dpop_http_set_key(http, key) == DPOP_OK);
+    char settings[1024];
+    snprintf(settings, sizeof settings,
+             "{\"client_id\":\"m2m.dpop\",\"client_secret\":\"%s\",\"token_endpoint\":\"%s\"}", SECRET,
+             token_endpoint);
+    CHECK(dpop_http_set_auth_token(http, settings) == DPOP_OK);
+    enum { THREADS = 8 };
+    pthread_t threads[THREADS];
+    struct shared_call calls[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        calls[i] = (struct shared_call){http, api_url, i, 0};
+        CHECK(pthread_create(&threads[i], NULL, hammer, &calls[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(calls[i].ok);
+    }
+    dpop_http_free(http);
+    dpop_key_free(key);
+}
+#endif
+
 int main(void) {
     const char *token_endpoint = getenv("DPOP_TOKEN_ENDPOINT");
     const char *api_url = getenv("DPOP_API_URL");
@@ -177,6 +241,9 @@ int main(void) {
     snprintf(log_path, sizeof log_path, "%s/http_contract.log", build);
     remove(log_path);
     test_live(token_endpoint, api_url, log_path);
+#ifndef _WIN32
+    test_threads(token_endpoint, api_url);
+#endif
     printf("http_contract: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
