@@ -21,7 +21,7 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server header check-header lint rust-test c-test py-test interop test bench bench-smoke demo windows clean
+.PHONY: all lib server header check-header lint rust-test c-test py-test interop bindings-test test bench bench-smoke demo windows clean
 
 all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
 
@@ -84,7 +84,11 @@ py-test: $(TEST_PROGRAMS)
 interop: server $(BUILD)/client_credentials $(BUILD)/dpoptool
 	tests/interop/run.sh
 
-test: check-header lint rust-test bench-smoke c-test interop py-test
+# The C++, Python and DataFlex bindings (bindings/run-tests.sh).
+bindings-test: all
+	bindings/run-tests.sh
+
+test: check-header lint rust-test bench-smoke c-test interop bindings-test py-test
 
 bench:
 	benches/proof_vs_openssl.sh 3

@@ -9,7 +9,8 @@
  * - Functions return a dpop_status: DPOP_OK (0) or a DPOP_ERR_* code. dpop_error_name()
  *   names a code; the handle's *_last_error_text() and the thread's
  *   dpop_last_error_message() say what went wrong.
- * - Strings in are NUL-terminated UTF-8; NULL is allowed only where a parameter says so.
+ * - Strings in are NUL-terminated UTF-8; NULL is allowed only where a parameter says so, and
+ *   there NULL and "" mean the same: absent (4GL hosts often cannot pass NULL for a string).
  * - Strings out are copied into a caller buffer (buf, buf_len). *out_size receives the bytes
  *   needed, the terminating NUL included, on success and on DPOP_ERR_BUFFER_TOO_SMALL; the
  *   buffer is written only on success. Pass buf = NULL to ask for the size.

@@ -144,14 +144,24 @@ fn null_error(name: &str) -> FfiError {
 /// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn arg_str<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a str> {
     // SAFETY: forwarded from the caller.
-    unsafe { opt_str(ptr, name) }?.ok_or_else(|| null_error(name))
+    unsafe { any_str(ptr, name) }?.ok_or_else(|| null_error(name))
 }
 
-/// An optional NUL-terminated UTF-8 string argument: NULL gives `None`.
+/// An optional NUL-terminated UTF-8 string argument: NULL and `""` both give `None`, since
+/// 4GL hosts often cannot pass NULL for a string.
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn opt_str<'a>(ptr: *const c_char, name: &str) -> FfiResult<Option<&'a str>> {
+    // SAFETY: forwarded from the caller.
+    Ok(unsafe { any_str(ptr, name) }?.filter(|s| !s.is_empty()))
+}
+
+/// A NUL-terminated UTF-8 string argument, `None` for NULL.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+unsafe fn any_str<'a>(ptr: *const c_char, name: &str) -> FfiResult<Option<&'a str>> {
     if ptr.is_null() {
         return Ok(None);
     }

@@ -1,0 +1,342 @@
+// The C++ wrapper (bindings/cpp/dpop.hpp) against libdpop and the local DPoP test server.
+//
+// Run through tests/with_server.sh, which sets DPOP_TOKEN_ENDPOINT and DPOP_API_URL; the
+// server's client must be m2m.dpop with the secret in DPOP_CLIENT_SECRET (default "secret").
+// Linked with test_dpop_odr.cpp, a second translation unit that includes the header twice.
+// Prints "cpp: N passed, M failed" and exits non-zero when a check failed.
+#include "dpop.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+// Defined in test_dpop_odr.cpp.
+std::string odr_thumbprint_of_new_key(const std::string& alg);
+dpop_status odr_code_of_missing_key_file();
+int odr_get_status(dpop::Http& http, const std::string& url);
+
+namespace {
+
+int passed = 0;
+int failed = 0;
+
+void record(bool ok, const char* what, int line) {
+    if (ok) {
+        ++passed;
+    } else {
+        ++failed;
+        std::fprintf(stderr, "test_dpop.cpp:%d: check failed: %s\n", line, what);
+    }
+}
+
+#define CHECK(cond) record(static_cast<bool>(cond), #cond, __LINE__)
+
+// `expr` throws dpop::Error with code `want` and a message containing `needle`.
+#define CHECK_THROWS(expr, want, needle)                                                           \
+    do {                                                                                           \
+        bool thrown_ = false;                                                                      \
+        try {                                                                                      \
+            (void)(expr);                                                                          \
+        } catch (const dpop::Error& e_) {                                                          \
+            thrown_ = true;                                                                        \
+            const bool ok_ = e_.code() == (want) && std::string(e_.what()).find(needle) != std::string::npos; \
+            record(ok_, #expr " throws " #want, __LINE__);                                         \
+            if (!ok_) {                                                                            \
+                std::fprintf(stderr, "  got %s (%d): %s\n", e_.name(), e_.code(), e_.what());      \
+            }                                                                                      \
+        }                                                                                          \
+        if (!thrown_) {                                                                            \
+            record(false, #expr " throws " #want " (nothing thrown)", __LINE__);                   \
+        }                                                                                          \
+    } while (0)
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* value = std::getenv(name);
+    return value != nullptr && value[0] != '\0' ? value : fallback;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// The URL `url` with its last path segment replaced by `segment`.
+std::string sibling(const std::string& url, const std::string& segment) {
+    return url.substr(0, url.rfind('/') + 1) + segment;
+}
+
+// JSON string escaping for the few values the tests put in the token settings.
+std::string json_string(const std::string& value) {
+    std::string out = "\"";
+    for (char c : value) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string auth_token(const std::string& endpoint, const std::string& secret) {
+    return "{\"client_id\":\"m2m.dpop\",\"client_secret\":" + json_string(secret) +
+           ",\"token_endpoint\":" + json_string(endpoint) + ",\"scope\":\"api\"}";
+}
+
+void test_types() {
+    static_assert(!std::is_copy_constructible_v<dpop::Key> && !std::is_copy_assignable_v<dpop::Key>);
+    static_assert(!std::is_copy_constructible_v<dpop::Http> && !std::is_copy_assignable_v<dpop::Http>);
+    static_assert(!std::is_copy_constructible_v<dpop::Response> && !std::is_copy_assignable_v<dpop::Response>);
+    static_assert(std::is_nothrow_move_constructible_v<dpop::Key> && std::is_nothrow_move_assignable_v<dpop::Key>);
+    static_assert(std::is_nothrow_move_constructible_v<dpop::Http> && std::is_nothrow_move_assignable_v<dpop::Http>);
+    static_assert(std::is_nothrow_move_constructible_v<dpop::Response>);
+    static_assert(std::is_base_of_v<std::runtime_error, dpop::Error>);
+    // Exports are called through DPOP_CALL function types, stdcall on 32-bit Windows.
+    using GenerateFn = dpop_status(DPOP_CALL*)(dpop_key*, const char*);
+    const GenerateFn generate = &dpop_key_generate;
+    CHECK(generate != nullptr);
+}
+
+void test_version_and_errors() {
+    const std::string header_version = std::to_string(DPOP_VERSION_MAJOR) + "." + std::to_string(DPOP_VERSION_MINOR) +
+                                       "." + std::to_string(DPOP_VERSION_PATCH);
+    CHECK(dpop::version() == header_version);
+    CHECK(dpop::error_name(DPOP_ERR_KEY_RSA) == "DPOP_ERR_KEY_RSA");
+    CHECK(dpop::error_name(12345) == "DPOP_ERR_UNKNOWN");
+    const dpop::Error e(DPOP_ERR_IO, "");
+    CHECK(std::string(e.what()) == "DPOP_ERR_IO");
+    CHECK(std::string(e.name()) == "DPOP_ERR_IO");
+}
+
+void test_keys(const std::string& dir) {
+    for (const char* alg : {"ES256", "ES384", "EdDSA"}) {
+        const dpop::Key key = dpop::Key::generate(alg);
+        CHECK(key.alg() == std::optional<std::string>(alg));
+        CHECK(key.thumbprint().size() == 43);
+        CHECK(contains(key.public_jwk(), "\"kty\""));
+        CHECK(!contains(key.public_jwk(), "\"d\""));
+        CHECK(contains(key.private_jwk(), "\"d\""));
+        // Both exports load back to the same key.
+        CHECK(dpop::Key::from_bytes(key.private_pem()).thumbprint() == key.thumbprint());
+        CHECK(dpop::Key::from_bytes(key.private_jwk()).thumbprint() == key.thumbprint());
+    }
+    CHECK(dpop::Key::generate().alg() == std::optional<std::string>("ES256"));
+
+    // An encrypted PEM written to a file: no password, a wrong one, the right one.
+    const dpop::Key key = dpop::Key::generate("ES384");
+    const std::string pem = key.private_pem(std::string("correct horse"));
+    CHECK(contains(pem, "BEGIN ENCRYPTED PRIVATE KEY"));
+    const std::string path = dir + "/cpp-encrypted.pem";
+    std::ofstream(path, std::ios::binary) << pem;
+    CHECK_THROWS(dpop::Key::load(path), DPOP_ERR_KEY_PASSWORD_REQUIRED, "dpop_key_load");
+    CHECK_THROWS(dpop::Key::load(path, std::string("wrong")), DPOP_ERR_KEY_WRONG_PASSWORD, "dpop_key_load");
+    CHECK(dpop::Key::load(path, std::string("correct horse")).thumbprint() == key.thumbprint());
+    CHECK_THROWS(dpop::Key::load(dir + "/no-such-key.pem"), DPOP_ERR_IO, "no-such-key.pem");
+    CHECK_THROWS(dpop::Key::from_bytes("not a key"), DPOP_ERR_KEY_UNRECOGNIZED, "dpop_key_load_memory");
+    CHECK_THROWS(dpop::Key::generate("RS256"), DPOP_ERR_INVALID_ARGUMENT, "RS256");
+
+    // A failed reload keeps the key; the error text belongs to the handle.
+    dpop::Key reloaded = dpop::Key::generate();
+    const std::string before = reloaded.thumbprint();
+    CHECK(reloaded.last_error_text().empty());
+    CHECK_THROWS(reloaded.load_memory("garbage"), DPOP_ERR_KEY_UNRECOGNIZED, "");
+    CHECK(!reloaded.last_error_text().empty());
+    CHECK(reloaded.thumbprint() == before);
+    reloaded.load_file(path, std::string("correct horse"));
+    CHECK(reloaded.thumbprint() == key.thumbprint());
+
+    // An empty handle, a moved-from handle.
+    const dpop::Key empty;
+    CHECK(!empty.alg().has_value());
+    CHECK_THROWS(empty.thumbprint(), DPOP_ERR_KEY_NOT_LOADED, "holds no key");
+    dpop::Key a = dpop::Key::generate();
+    const std::string a_print = a.thumbprint();
+    dpop::Key b = std::move(a);
+    CHECK(!a && b);
+    CHECK(b.thumbprint() == a_print);
+    CHECK_THROWS(a.thumbprint(), DPOP_ERR_NULL_POINTER, "");
+    a = std::move(b);
+    CHECK(a.thumbprint() == a_print);
+    dpop_key* raw = a.release();
+    CHECK(raw != nullptr && !a);
+    dpop_key_free(raw);
+
+    // Strings in with a NUL byte are refused before they reach C.
+    bool refused = false;
+    try {
+        (void)dpop::Key::generate(std::string("ES256\0x", 7));
+    } catch (const std::invalid_argument&) {
+        refused = true;
+    }
+    CHECK(refused);
+
+    // The second translation unit sees the same library and the same classes.
+    CHECK(odr_thumbprint_of_new_key("EdDSA").size() == 43);
+    CHECK(odr_code_of_missing_key_file() == DPOP_ERR_IO);
+}
+
+void test_proofs() {
+    const dpop::Key key = dpop::Key::generate();
+    const std::string proof = key.proof("GET", "https://api.example.com/r?x=1");
+    CHECK(std::count(proof.begin(), proof.end(), '.') == 2);
+    CHECK(proof != key.proof("GET", "https://api.example.com/r?x=1"));  // a new jti each time
+    CHECK(!key.proof("POST", "https://a.example/t", std::string("token"), std::string("nonce-1"),
+                     std::string("{\"purpose\":\"test\"}")).empty());
+    // A proof larger than the first buffer: the size-query pattern grows it.
+    const std::string large = "{\"pad\":\"" + std::string(5000, 'p') + "\"}";
+    const std::string big = key.proof("GET", "https://a.example/", std::nullopt, std::nullopt, large);
+    CHECK(big.size() > 6000);
+    CHECK_THROWS(key.proof("G E T", "https://a.example/"), DPOP_ERR_PROOF_METHOD, "dpop_proof_create");
+    CHECK_THROWS(key.proof("GET", "ftp://a.example/"), DPOP_ERR_PROOF_URL, "");
+    CHECK_THROWS(key.proof("GET", "https://a.example/", std::nullopt, std::nullopt, std::string("{\"htm\":\"x\"}")),
+                 DPOP_ERR_PROOF_CLAIMS, "");
+    CHECK_THROWS(dpop::Key().proof("GET", "https://a.example/"), DPOP_ERR_KEY_NOT_LOADED, "");
+}
+
+void test_http_settings() {
+    dpop::Http http;
+    CHECK_THROWS(http.set_auth_token("{\"client_id\":\"a\"}"), DPOP_ERR_TOKEN_CONFIG, "");
+    CHECK_THROWS(http.set_auth_token("not json"), DPOP_ERR_TOKEN_CONFIG, "not valid JSON");
+    CHECK_THROWS(http.set_key(dpop::Key()), DPOP_ERR_KEY_NOT_LOADED, "holds no key");
+    CHECK_THROWS(http.set_timeouts(0, 100), DPOP_ERR_INVALID_ARGUMENT, "greater than 0");
+    CHECK_THROWS(http.set_ca_file(std::string("/nonexistent/ca.pem")), DPOP_ERR_IO, "CA file");
+    CHECK_THROWS(http.set_proxy(std::string("::not a url::")), DPOP_ERR_HTTP_CONFIG, "proxy");
+    CHECK_THROWS(http.set_user_agent("a\r\nb"), DPOP_ERR_INVALID_ARGUMENT, "user agent");
+    // Chained setters.
+    http.set_timeouts(2000, 5000).set_refresh_margin(30).set_accept_bearer(false).set_ca_file(std::nullopt)
+        .set_proxy(std::nullopt).set_user_agent("dpop-cpp-test").set_allow_insecure_http(false)
+        .set_max_response_size(1 << 20).set_session_log(std::nullopt).set_access_token(std::nullopt).clear_token();
+    CHECK(http.last_error_text().empty());
+    CHECK(!http.token_info().has_value());
+    CHECK_THROWS(http.get("http://example.com/"), DPOP_ERR_HTTP_INSECURE, "plain http://");
+    CHECK(http.last_status() == 0);
+    CHECK_THROWS(http.get("not a url"), DPOP_ERR_HTTP_URL, "");
+    CHECK_THROWS(http.request("GET", "https://a.example/", {{"DPoP", "x"}}), DPOP_ERR_INVALID_ARGUMENT,
+                 "set by libdpop");
+    bool refused = false;
+    try {
+        (void)http.request("GET", "https://a.example/", {{"X-Evil", "a\r\nInjected: yes"}});
+    } catch (const std::invalid_argument&) {
+        refused = true;
+    }
+    CHECK(refused);
+    dpop::Http moved = std::move(http);
+    CHECK(!http && moved);
+    CHECK_THROWS(http.get("https://a.example/"), DPOP_ERR_NULL_POINTER, "");
+    CHECK(http.last_status() == 0);
+}
+
+void test_http_live(const std::string& token_endpoint, const std::string& api_url, const std::string& secret,
+                    const std::string& dir) {
+    dpop::Http http;
+    {
+        // The object keeps its own reference to the key.
+        const dpop::Key key = dpop::Key::generate();
+        http.set_key(key);
+    }
+    const std::string log_path = dir + "/cpp-session.log";
+    std::remove(log_path.c_str());
+    http.set_auth_token(auth_token(token_endpoint, secret)).set_session_log(log_path);
+
+    const std::string body = http.get(api_url);
+    CHECK(http.last_status() == 200);
+    CHECK(contains(body, "\"client_id\":\"m2m.dpop\""));
+    const std::optional<std::string> info = http.token_info();
+    CHECK(info.has_value() && contains(*info, "\"token_type\":\"DPoP\""));
+    CHECK(odr_get_status(http, api_url) == 200);
+
+    const std::string payload = "{\"hello\":\"w\xc3\xb6rld\"}";
+    dpop::Response response = http.request("POST", sibling(api_url, "echo?x=1"),
+                                           {{"X-Test", "cpp"}, {"Content-Type", "application/json"}}, payload);
+    CHECK(response.status() == 200);
+    CHECK(http.last_status() == 200);
+    const std::string echoed(response.body());
+    CHECK(contains(echoed, "\"method\":\"POST\""));
+    CHECK(contains(echoed, "\"x-test\":\"cpp\""));
+    CHECK(contains(echoed, "w\xc3\xb6rld"));
+    CHECK(response.header("content-TYPE").value_or("").rfind("application/json", 0) == 0);
+    CHECK(!response.header("X-Absent").has_value());
+    CHECK(contains(response.headers(), "content-type: application/json"));
+    dpop::Response moved = std::move(response);
+    CHECK(!response && moved.status() == 200);
+    CHECK(response.status() == 0 && response.body().empty());
+
+    // An HTTP error status is a response, not an exception.
+    (void)http.get(sibling(token_endpoint, "nope"));
+    CHECK(http.last_status() == 404);
+    CHECK(http.request("GET", sibling(token_endpoint, "nope")).status() == 404);
+
+    // One object from several threads at once.
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&http, &ok, &api_url] {
+            for (int i = 0; i < 3; ++i) {
+                try {
+                    const std::string b = http.get(api_url);
+                    if (http.last_status() == 200 && contains(b, "m2m.dpop")) {
+                        ++ok;
+                    }
+                } catch (const dpop::Error& e) {
+                    std::fprintf(stderr, "thread: %s\n", e.what());
+                }
+            }
+        });
+    }
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    CHECK(ok.load() == 12);
+
+    // A wrong secret: the token endpoint's refusal is an Error with the object's error text.
+    dpop::Http wrong;
+    wrong.set_key(dpop::Key::generate()).set_auth_token(auth_token(token_endpoint, "not-the-secret"));
+    CHECK_THROWS(wrong.get(api_url), DPOP_ERR_TOKEN_ENDPOINT, "invalid_client");
+    CHECK(contains(wrong.last_error_text(), "invalid_client"));
+
+    // The session log masks the secret and the token.
+    const std::string log = read_file(log_path);
+    CHECK(contains(log, "authorization: DPoP ****"));
+    CHECK(contains(log, "x-test: cpp"));
+    CHECK(!contains(log, secret));
+}
+
+}  // namespace
+
+int main() {
+    const char* token_endpoint = std::getenv("DPOP_TOKEN_ENDPOINT");
+    const char* api_url = std::getenv("DPOP_API_URL");
+    if (token_endpoint == nullptr || api_url == nullptr) {
+        std::fprintf(stderr, "run through tests/with_server.sh (DPOP_TOKEN_ENDPOINT, DPOP_API_URL)\n");
+        return 2;
+    }
+    const std::string dir = env_or("BUILD_DIR", "build");
+    try {
+        test_types();
+        test_version_and_errors();
+        test_keys(dir);
+        test_proofs();
+        test_http_settings();
+        test_http_live(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"), dir);
+    } catch (const dpop::Error& e) {
+        record(false, "unexpected dpop::Error", __LINE__);
+        std::fprintf(stderr, "  %s (%d): %s\n", e.name(), e.code(), e.what());
+    } catch (const std::exception& e) {
+        record(false, "unexpected exception", __LINE__);
+        std::fprintf(stderr, "  %s\n", e.what());
+    }
+    std::printf("cpp: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,59 @@
+"""libdpop for Python: OAuth 2.0 DPoP (RFC 9449) keys, proofs and an HTTP client.
+
+A thin ctypes wrapper over the libdpop C ABI (include/dpop.h): every call goes to the shared
+library, found through ``DPOP_LIBRARY``, then next to this package, then the system loader
+(see ``dpop._lib``).
+
+    import dpop
+
+    key = dpop.Key.load("ec.pem")
+    http = dpop.Http(key, {"client_id": "m2m.dpop", "client_secret": "secret",
+                           "token_endpoint": "https://as.example/connect/token",
+                           "scope": "api"})
+    body = http.get("https://api.example/dpop/test")
+    print(http.last_status, body)
+
+Failures raise ``dpop.Error`` (``code``, ``name``, message = libdpop's error text), or one of
+its subclasses by group of codes: KeyFormatError, ProofError, TransportError, TokenError.
+"""
+
+from . import _lib
+from ._errors import *  # noqa: F401,F403  (the DPOP status codes: OK, ERR_*)
+from ._errors import (
+    Error,
+    KeyFormatError,
+    ProofError,
+    TokenError,
+    TransportError,
+    error_name,
+)
+from ._lib import LibraryError
+from ._objects import Http, Key, Response
+
+__version__ = "0.1.0"
+
+
+def version():
+    """The version of the loaded libdpop, "MAJOR.MINOR.PATCH"."""
+    return _lib.lib().dpop_version().decode("ascii")
+
+
+def library():
+    """The loaded ctypes library object (loading it if needed)."""
+    return _lib.lib()
+
+
+__all__ = [
+    "Error",
+    "Http",
+    "Key",
+    "KeyFormatError",
+    "LibraryError",
+    "ProofError",
+    "Response",
+    "TokenError",
+    "TransportError",
+    "error_name",
+    "library",
+    "version",
+]

@@ -1,0 +1,485 @@
+"""Key, Http and Response: Python objects that each own one libdpop handle."""
+
+import ctypes
+import json
+import os
+
+from . import _lib
+from ._codes import ERR_NOT_FOUND, ERR_NULL_POINTER, ERR_PANIC, OK
+from ._errors import make_error, thread_message
+
+
+def _cstr(value, what):
+    """A str (UTF-8) or bytes argument as bytes for C; None stays None (NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    else:
+        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"{what} contains a NUL character")
+    return data
+
+
+def _path(value, what="path"):
+    """A file path (str, bytes or os.PathLike) as bytes for C; None stays None."""
+    return None if value is None else _cstr(os.fsencode(value), what)
+
+
+def _json(value, what):
+    """A JSON argument given as a dict (serialised here) or as a JSON string."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, separators=(",", ":"))
+    return _cstr(value, what)
+
+
+def _data(value, what):
+    """Binary data (bytes-like, or str as UTF-8; NUL bytes allowed) as bytes for C."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+
+
+def _text(data):
+    return data.decode("utf-8", "replace")
+
+
+class _Handle:
+    """Owns one C handle: freed by close(), by leaving a ``with`` block, or when collected.
+
+    After close() the handle is NULL, and libdpop refuses every call with
+    DPOP_ERR_NULL_POINTER (raised as dpop.Error).
+    """
+
+    _free_name = ""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def close(self):
+        """Frees the handle now. Calling it again does nothing. It must not be called while
+        another thread uses the object."""
+        handle, self._handle = self._handle, None
+        if handle:
+            getattr(_lib.lib(), self._free_name)(handle)
+
+    @property
+    def closed(self):
+        return not self._handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # the interpreter may be shutting down
+            pass
+
+
+def _new(function_name):
+    """Calls a _new function; raises when libdpop returns NULL."""
+    lib = _lib.lib()
+    handle = getattr(lib, function_name)()
+    if not handle:
+        code = lib.dpop_last_error_code()
+        raise make_error(code or ERR_PANIC, thread_message())
+    return handle
+
+
+class Key(_Handle):
+    """A DPoP private key (ES256, ES384 or EdDSA).
+
+    Make one with ``Key.load(path)``, ``Key.from_bytes(data)`` or ``Key.generate()``;
+    ``Key()`` is an empty handle. A key may be used from several threads at once. Keep the
+    key (``private_pem()``): access tokens are bound to it.
+    """
+
+    _free_name = "dpop_key_free"
+
+    def __init__(self):
+        super().__init__(_new("dpop_key_new"))
+
+    @classmethod
+    def load(cls, path, password=None):
+        """A key read from a file: PEM (SEC1, PKCS#8, encrypted PKCS#8), DER or JWK."""
+        return cls._filled("dpop_key_load", _path(path), _cstr(password, "password"))
+
+    @classmethod
+    def from_bytes(cls, data, password=None):
+        """A key read from memory (PEM, DER or JWK as bytes or str)."""
+        data = _data(data, "data")
+        return cls._filled("dpop_key_load_memory", data, len(data), _cstr(password, "password"))
+
+    @classmethod
+    def generate(cls, alg="ES256"):
+        """A new key from the system's random source: "ES256", "ES384" or "EdDSA"."""
+        return cls._filled("dpop_key_generate", _cstr(alg, "alg"))
+
+    @classmethod
+    def _filled(cls, function_name, *args):
+        key = cls()
+        try:
+            key._check(getattr(_lib.lib(), function_name)(key._handle, *args))
+        except BaseException:
+            key.close()
+            raise
+        return key
+
+    def _check(self, status):
+        if status != OK:
+            text = self.last_error_text if self._handle else ""
+            raise make_error(status, text or thread_message())
+
+    def _read(self, function_name, *args, capacity=0):
+        status, data = _lib.read_string(
+            getattr(_lib.lib(), function_name), self._handle, *args, capacity=capacity
+        )
+        self._check(status)
+        return _text(data)
+
+    @property
+    def alg(self):
+        """ "ES256", "ES384" or "EdDSA"; None while the handle holds no key."""
+        alg = _lib.lib().dpop_key_alg(self._handle)
+        return alg.decode("ascii") if alg else None
+
+    @property
+    def public_jwk(self):
+        """The public JWK as a dict (``public_jwk_json`` is the JSON text)."""
+        return json.loads(self.public_jwk_json)
+
+    @property
+    def public_jwk_json(self):
+        """The public JWK as the JSON text libdpop makes."""
+        return self._read("dpop_key_public_jwk")
+
+    @property
+    def thumbprint(self):
+        """The RFC 7638 JWK thumbprint: the ``jkt`` of tokens bound to this key."""
+        return self._read("dpop_key_thumbprint", capacity=64)
+
+    @property
+    def private_jwk(self):
+        """The private key as a JWK dict (with ``d``). A secret."""
+        return json.loads(self._read("dpop_key_private_jwk"))
+
+    def private_pem(self, password=None):
+        """The private key as PKCS#8 PEM, encrypted (PBES2, AES-256-CBC) when a password is
+        given. A secret."""
+        # An encrypted export differs on every call: start with a buffer that fits it.
+        return self._read("dpop_key_private_pem", _cstr(password, "password"), capacity=1024)
+
+    def proof(self, method, url, access_token=None, nonce=None, extra_claims=None):
+        """A signed DPoP proof JWT for `method` and `url` (RFC 9449 section 4.2), bound to
+        `access_token` (``ath``) and carrying `nonce` when given. `extra_claims` is a dict or
+        a JSON object text merged into the payload."""
+        status, data = _lib.read_string(
+            _lib.lib().dpop_proof_create,
+            self._handle,
+            _cstr(method, "method"),
+            _cstr(url, "url"),
+            _cstr(access_token, "access_token"),
+            _cstr(nonce, "nonce"),
+            None if extra_claims is None else _json(extra_claims, "extra_claims"),
+            capacity=1024,  # fits an ordinary proof: one signature is usually enough
+        )
+        self._check(status)
+        return _text(data)
+
+    @property
+    def last_error_text(self):
+        """The message of this thread's last call on the key ("" after a success)."""
+        status, data = _lib.read_string(
+            _lib.lib().dpop_key_last_error_text, self._handle, capacity=256
+        )
+        return _text(data) if status == OK else thread_message()
+
+    def __repr__(self):
+        if not self._handle:
+            return "<dpop.Key closed>"
+        alg = self.alg
+        return f"<dpop.Key {alg} {self.thumbprint}>" if alg else "<dpop.Key empty>"
+
+
+class Response(_Handle):
+    """A complete HTTP response from ``Http.request``: status, headers and body. It may be
+    read from several threads at once."""
+
+    _free_name = "dpop_response_free"
+
+    def __init__(self, handle):
+        super().__init__(handle)
+        self._body = None
+
+    @property
+    def status(self):
+        """The HTTP status code."""
+        return _lib.lib().dpop_response_status(self._handle)
+
+    @property
+    def body(self):
+        """The body as bytes."""
+        if self._body is None:
+            length = ctypes.c_size_t(0)
+            address = _lib.lib().dpop_response_body(self._handle, ctypes.byref(length))
+            if address is None:
+                raise make_error(ERR_NULL_POINTER, thread_message())
+            self._body = ctypes.string_at(address, length.value)
+        return self._body
+
+    @property
+    def text(self):
+        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        return _text(self.body)
+
+    def json(self):
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+    def header(self, name):
+        """The value of header `name` (case-insensitive; repeated headers joined with
+        ", "), or None when the response has no such header."""
+        status, data = _lib.read_string(
+            _lib.lib().dpop_response_header, self._handle, _cstr(name, "name"), capacity=256
+        )
+        if status == ERR_NOT_FOUND:
+            return None
+        if status != OK:
+            raise make_error(status, thread_message())
+        return _text(data)
+
+    @property
+    def raw_headers(self):
+        """Every header as a (name, value) pair, names lower-case, in received order."""
+        status, data = _lib.read_string(_lib.lib().dpop_response_headers, self._handle)
+        if status != OK:
+            raise make_error(status, thread_message())
+        pairs = []
+        for line in _text(data).split("\r\n"):
+            if line:
+                name, _, value = line.partition(":")
+                pairs.append((name, value.strip()))
+        return pairs
+
+    @property
+    def headers(self):
+        """The headers as a dict: lower-case name to value (repeated ones joined by libdpop
+        with ", ")."""
+        return {name: self.header(name) for name, _ in self.raw_headers}
+
+    def __repr__(self):
+        return "<dpop.Response closed>" if not self._handle else f"<dpop.Response {self.status}>"
+
+
+class Http(_Handle):
+    """The DPoP HTTP client (Chilkat's ``Http`` object).
+
+    Give it a key and the token settings; every request then carries an access token
+    fetched with the client_credentials grant and a fresh proof, and nonces demanded by the
+    servers are followed. One object may serve several threads at once; ``last_status`` and
+    ``last_error_text`` report the calling thread's last call.
+
+    Every keyword argument calls the setter of the same name, e.g.
+    ``Http(key, settings, timeouts=(2000, 5000), session_log="session.log")``.
+    """
+
+    _free_name = "dpop_http_free"
+
+    def __init__(
+        self,
+        key=None,
+        auth_token=None,
+        *,
+        access_token=None,
+        accept_bearer=None,
+        refresh_margin=None,
+        timeouts=None,
+        ca_file=None,
+        proxy=None,
+        user_agent=None,
+        allow_insecure_http=None,
+        max_response_size=None,
+        session_log=None,
+    ):
+        super().__init__(_new("dpop_http_new"))
+        try:
+            if key is not None:
+                self.set_key(key)
+            if auth_token is not None:
+                self.set_auth_token(auth_token)
+            if access_token is not None:
+                self.set_access_token(access_token)
+            if accept_bearer is not None:
+                self.set_accept_bearer(accept_bearer)
+            if refresh_margin is not None:
+                self.set_refresh_margin(refresh_margin)
+            if timeouts is not None:
+                self.set_timeouts(*timeouts)
+            if ca_file is not None:
+                self.set_ca_file(ca_file)
+            if proxy is not None:
+                self.set_proxy(proxy)
+            if user_agent is not None:
+                self.set_user_agent(user_agent)
+            if allow_insecure_http is not None:
+                self.set_allow_insecure_http(allow_insecure_http)
+            if max_response_size is not None:
+                self.set_max_response_size(max_response_size)
+            if session_log is not None:
+                self.set_session_log(session_log)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check(self, status):
+        if status != OK:
+            raise make_error(status, self._error_text())
+
+    def _error_text(self):
+        text = self.last_error_text if self._handle else ""
+        return text or thread_message()
+
+    def _set(self, function_name, *args):
+        self._check(getattr(_lib.lib(), function_name)(self._handle, *args))
+
+    def set_key(self, key):
+        """The key that signs every proof (Chilkat's ``SetDPoPKey``). The object keeps its
+        own reference: `key` may be closed afterwards."""
+        if not isinstance(key, Key):
+            raise TypeError(f"key must be a dpop.Key, not {type(key).__name__}")
+        self._set("dpop_http_set_key", key._handle)
+
+    def set_auth_token(self, settings):
+        """The token settings (Chilkat's ``AuthToken``), a dict or JSON text:
+        ``client_id``, ``client_secret``, ``token_endpoint``; optionally ``scope``,
+        ``audience``, ``resource``, ``auth_method``, ``extra_params``. Forgets any token."""
+        self._set("dpop_http_set_auth_token", _json(settings, "auth_token"))
+
+    def set_access_token(self, token, token_type=None):
+        """Uses a token obtained elsewhere: `token_type` "DPoP" (default) or "Bearer".
+        None returns to automatic tokens from the token settings."""
+        self._set(
+            "dpop_http_set_access_token", _cstr(token, "token"), _cstr(token_type, "token_type")
+        )
+
+    def clear_token(self):
+        """Forgets the cached token; the next request fetches a new one."""
+        self._set("dpop_http_clear_token")
+
+    def set_accept_bearer(self, accept):
+        """Whether a Bearer token from the token endpoint is accepted (refused by default)."""
+        self._set("dpop_http_set_accept_bearer", 1 if accept else 0)
+
+    def set_refresh_margin(self, seconds):
+        """Seconds before its expiry at which a token is replaced (default 60)."""
+        self._set("dpop_http_set_refresh_margin", seconds)
+
+    def set_timeouts(self, connect_ms, read_ms):
+        """Connect and read timeouts in milliseconds (defaults 10000 and 30000)."""
+        self._set("dpop_http_set_timeouts", connect_ms, read_ms)
+
+    def set_ca_file(self, path):
+        """A PEM CA bundle trusted besides the built-in roots; None removes it."""
+        self._set("dpop_http_set_ca_file", _path(path))
+
+    def set_proxy(self, url):
+        """An HTTP proxy URL (e.g. ``"http://proxy:3128"``); None connects directly."""
+        self._set("dpop_http_set_proxy", _cstr(url, "proxy"))
+
+    def set_user_agent(self, user_agent):
+        """The User-Agent header (default ``"libdpop/<version>"``)."""
+        self._set("dpop_http_set_user_agent", _cstr(user_agent, "user_agent"))
+
+    def set_allow_insecure_http(self, allow):
+        """Allows plain http:// to hosts other than loopback (refused by default)."""
+        self._set("dpop_http_set_allow_insecure_http", 1 if allow else 0)
+
+    def set_max_response_size(self, size):
+        """The largest response body accepted, in bytes (default 16 MiB)."""
+        self._set("dpop_http_set_max_response_size", size)
+
+    def set_session_log(self, path):
+        """Appends every exchange, secrets masked, to the file at `path` (Chilkat's
+        ``SessionLogFilename``); None stops logging."""
+        self._set("dpop_http_set_session_log", _path(path))
+
+    def get(self, url):
+        """``GET url`` (Chilkat's ``QuickGetStr``): the body as str whatever the HTTP status
+        (see ``last_status``); raises dpop.Error when no response was received. The body is
+        cut at a NUL byte: use ``request`` for binary bodies."""
+        lib = _lib.lib()
+        body = lib.dpop_http_get(self._handle, _cstr(url, "url"))
+        if body is None:
+            code = lib.dpop_last_error_code()
+            raise make_error(code, self._error_text())
+        return _text(body)
+
+    def request(self, method, url, headers=None, body=None):
+        """Sends a request and returns the whole Response; HTTP error statuses are
+        responses, failures to get one raise dpop.Error.
+
+        `headers` is a dict (or pairs) of extra headers; `body` is bytes or str (UTF-8).
+        """
+        lines = None
+        if headers:
+            items = headers.items() if hasattr(headers, "items") else headers
+            parts = []
+            for name, value in items:
+                name, value = str(name), str(value)
+                if any(c in name for c in "\r\n:") or any(c in value for c in "\r\n"):
+                    raise ValueError(f"header {name!r}: CR, LF or ':' in the name, or CR or LF in the value")
+                parts.append(f"{name}: {value}\r\n")
+            lines = _cstr("".join(parts), "headers")
+        data = None if body is None else _data(body, "body")
+        out = _lib.RESPONSE_P()
+        self._check(
+            _lib.lib().dpop_http_request(
+                self._handle,
+                _cstr(method, "method"),
+                _cstr(url, "url"),
+                lines,
+                data,
+                len(data) if data else 0,
+                ctypes.byref(out),
+            )
+        )
+        return Response(out)
+
+    @property
+    def last_status(self):
+        """The HTTP status of this thread's last request (0 when none was received)."""
+        return _lib.lib().dpop_http_last_status(self._handle)
+
+    @property
+    def last_error_text(self):
+        """The message of this thread's last call on the object ("" after a success;
+        Chilkat's ``LastErrorText``)."""
+        status, data = _lib.read_string(
+            _lib.lib().dpop_http_last_error_text, self._handle, capacity=256
+        )
+        return _text(data) if status == OK else thread_message()
+
+    @property
+    def token_info(self):
+        """What is known of the current access token, as a dict without the token itself
+        (``token_type``, ``scope``, ``expires_in``, ``refresh_token``, ``source``), or None
+        when there is no token yet."""
+        status, data = _lib.read_string(
+            _lib.lib().dpop_http_token_info, self._handle, capacity=256
+        )
+        if status == ERR_NOT_FOUND:
+            return None
+        self._check(status)
+        return json.loads(data)
+
+    def __repr__(self):
+        return "<dpop.Http closed>" if not self._handle else "<dpop.Http>"
