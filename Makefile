@@ -2,7 +2,7 @@
 #   make            build the library (release), the test server and the C programs
 #   make demo       start the local DPoP test server, run examples-c/client_credentials against it
 #   make test       every test: header check, lints, Rust tests, C tests, Python interop tests
-#   make bench      proof signing speed next to `openssl speed ecdsap256`
+#   make bench      the benchmark table (BENCHMARKS.md)
 #   make windows    dpop.dll for x86_64 and i686, export checks, C programs under Wine
 #   make header     regenerate include/dpop.h after changing the C API
 
@@ -90,12 +90,14 @@ bindings-test: all
 
 test: check-header lint rust-test bench-smoke c-test interop bindings-test py-test
 
+# One table of ratios against references measured in the same run (see BENCHMARKS.md).
 bench:
-	benches/proof_vs_openssl.sh 3
+	benches/run.sh
 
-# The benchmark builds and runs (briefly); its numbers are not checked.
+# The benchmarks build and run briefly; their numbers are not checked, only that 64
+# concurrent first calls make one token request.
 bench-smoke:
-	$(CARGO) bench --bench proof -q -- 0.05
+	benches/run.sh --smoke
 
 demo: lib server $(BUILD)/client_credentials
 	@echo "== local DPoP test server on 127.0.0.1 + examples-c/client_credentials"

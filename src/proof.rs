@@ -18,6 +18,9 @@ const RESERVED_CLAIMS: [&str; 6] = ["jti", "htm", "htu", "iat", "ath", "nonce"];
 /// Bytes of randomness in a `jti` (RFC 9449 asks for enough entropy to be unguessable).
 const JTI_BYTES: usize = 16;
 
+/// Length of the longest signature in base64url: ES384, 96 bytes.
+const MAX_SIGNATURE_B64: usize = 128;
+
 /// The inputs of one proof. Built with [`Proof::new`] and the setters, then [`Proof::sign`]ed.
 #[derive(Clone, Debug, Default)]
 pub struct Proof<'a> {
@@ -76,15 +79,17 @@ impl<'a> Proof<'a> {
         rng.fill(&mut jti).map_err(|_| crate::key::rng_error())?;
         let iat = self.issued_at.unwrap_or_else(now);
 
-        let mut payload = String::with_capacity(160 + htu.len());
+        let mut payload = String::with_capacity(
+            160 + htu.len() + self.nonce.map_or(0, str::len) + self.extra_claims.map_or(0, str::len),
+        );
         payload.push_str(r#"{"jti":""#);
-        payload.push_str(&Base64UrlUnpadded::encode_string(&jti));
+        push_base64url(&mut payload, &jti);
         payload.push_str(r#"","htm":"#);
         push_json_string(&mut payload, self.method);
         payload.push_str(r#","htu":"#);
         push_json_string(&mut payload, &htu);
         payload.push_str(r#","iat":"#);
-        payload.push_str(&iat.to_string());
+        push_display(&mut payload, iat);
         if let Some(token) = self.access_token {
             if token.is_empty() {
                 return Err(Error::new(
@@ -93,7 +98,7 @@ impl<'a> Proof<'a> {
                 ));
             }
             payload.push_str(r#","ath":""#);
-            payload.push_str(&ath(token));
+            push_ath(&mut payload, token);
             payload.push('"');
         }
         if let Some(nonce) = self.nonce {
@@ -105,26 +110,34 @@ impl<'a> Proof<'a> {
             payload.push(',');
             push_json_string(&mut payload, name);
             payload.push(':');
-            payload.push_str(&value.to_string());
+            push_display(&mut payload, value);
         }
         payload.push('}');
 
+        // The signing input is built in the string that becomes the JWS, so the signature is
+        // the only part added after signing.
         let header = key.header_b64();
         let payload_len = Base64UrlUnpadded::encoded_len(payload.as_bytes());
-        let mut jws = String::with_capacity(header.len() + payload_len + 2 + 132);
+        let mut jws = String::with_capacity(header.len() + payload_len + 2 + MAX_SIGNATURE_B64);
         jws.push_str(header);
         jws.push('.');
-        jws.push_str(&Base64UrlUnpadded::encode_string(payload.as_bytes()));
+        push_base64url(&mut jws, payload.as_bytes());
         let signature = key.sign(&rng, jws.as_bytes())?;
         jws.push('.');
-        jws.push_str(&Base64UrlUnpadded::encode_string(&signature));
+        push_base64url(&mut jws, &signature);
         Ok(jws)
     }
 }
 
 /// The `ath` value for an access token: base64url(SHA-256(token)).
 pub fn ath(access_token: &str) -> String {
-    Base64UrlUnpadded::encode_string(&Sha256::digest(access_token.as_bytes()))
+    let mut out = String::with_capacity(43);
+    push_ath(&mut out, access_token);
+    out
+}
+
+fn push_ath(out: &mut String, access_token: &str) {
+    push_base64url(out, &Sha256::digest(access_token.as_bytes()));
 }
 
 /// The `htu` of a request URL: the URL with scheme and host lower-cased, the default port,
@@ -203,9 +216,37 @@ fn parse_extra_claims(json: &str) -> Result<Map<String, Value>> {
     Ok(claims)
 }
 
+/// Appends `s` as a JSON string, escaped exactly as `serde_json` escapes it.
 fn push_json_string(out: &mut String, s: &str) {
-    // Serialising a str into a String cannot fail.
-    out.push_str(&Value::from(s).to_string());
+    // serde_json escapes `"`, `\` and the control characters below U+0020, nothing else: a
+    // string without them is copied between quotes, which spares an allocation per claim.
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        push_display(out, Value::from(s));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+/// Appends the `Display` form of `value` (a number, a JSON value) without a temporary String.
+fn push_display(out: &mut String, value: impl std::fmt::Display) {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{value}");
+}
+
+/// Appends the unpadded base64url encoding of `bytes`, through a stack buffer instead of a
+/// temporary String. Blocks of 192 bytes (a multiple of 3) encode to 256 characters each, and
+/// the encodings of such blocks concatenate to the encoding of the whole.
+fn push_base64url(out: &mut String, bytes: &[u8]) {
+    const BLOCK: usize = 192;
+    let mut buf = [0u8; BLOCK / 3 * 4];
+    for block in bytes.chunks(BLOCK) {
+        let encoded = Base64UrlUnpadded::encode(block, &mut buf)
+            .expect("the buffer holds the encoding of a block of at most BLOCK bytes");
+        out.push_str(encoded);
+    }
 }
 
 #[cfg(test)]

@@ -147,3 +147,26 @@ fn ten_thousand_proofs_have_distinct_jtis() {
         assert!(seen.insert(payload["jti"].as_str().unwrap().to_owned()));
     }
 }
+
+#[test]
+fn json_strings_and_base64url_match_serde_json_and_base64ct() {
+    let cases = [
+        "",
+        "GET",
+        "https://rs.example/a b",
+        "quote\" backslash\\ slash/",
+        "tab\t newline\n nul\0 unit\u{1f} del\u{7f}",
+        "unicode é \u{2028} 🦀",
+    ];
+    for s in cases {
+        let mut out = String::from("x");
+        push_json_string(&mut out, s);
+        assert_eq!(out, format!("x{}", Value::from(s)), "{s:?}");
+    }
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    for len in [0, 1, 2, 3, 191, 192, 193, 384, 385, 1000] {
+        let mut out = String::new();
+        push_base64url(&mut out, &bytes[..len]);
+        assert_eq!(out, Base64UrlUnpadded::encode_string(&bytes[..len]), "{len}");
+    }
+}

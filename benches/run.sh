@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# libdpop benchmarks: one table, every figure next to a reference measured in the same run.
+#
+#   benches/run.sh            the full run (`make bench`, about two minutes), table on stdout
+#   benches/run.sh --smoke    a few iterations of everything (`make test`, well under a minute
+#                             after the builds): checks that each part builds and runs and that
+#                             64 concurrent first calls make one token request; no figure is judged
+#
+# Needs cargo, cc, strip, openssl (3.x); node 20+ and npm for the oauth4webapi row (skipped, and
+# said so, without them); taskset (util-linux) to pin the request-cost part to one CPU.
+# Builds into ${CARGO_TARGET_DIR:-target} and build/bench/. BENCHMARKS.md explains each row.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+case "${1:-}" in
+    --smoke) smoke=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--smoke]" >&2; exit 2 ;;
+esac
+
+if [ "$smoke" = 1 ]; then
+    secs=0.05 ossl_secs=1 rounds=1 http_secs=0.5 cold_runs=3
+else
+    secs=3 ossl_secs=3 rounds=3 http_secs=10 cold_runs=200
+fi
+
+target=${CARGO_TARGET_DIR:-target}
+out=build/bench
+mkdir -p "$out"
+say() { echo "== $*" >&2; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+load_start=$(load)
+
+# --- builds -------------------------------------------------------------------------------
+say "building the release library, the Rust benchmarks and the C benchmark programs"
+cargo build --release --lib -q
+cargo bench --no-run --bench proof --bench http -q
+bench_exe() {
+    cargo bench --no-run --bench "$1" --message-format=json -q 2>/dev/null |
+        sed -n "s/.*\"name\":\"$1\".*\"executable\":\"\([^\"]*\)\".*/\1/p" | tail -1
+}
+proof_exe=$(bench_exe proof)
+http_exe=$(bench_exe http)
+[ -x "$proof_exe" ] && [ -x "$http_exe" ] || { echo "benchmark executables not found" >&2; exit 1; }
+libdir=$(cd "$target/release" && pwd)
+for prog in proof_bench cold_start; do
+    ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -Iinclude -pthread -o "$out/$prog" "benches/c/$prog.c" \
+        -L"$libdir" -ldpop -Wl,-rpath,"$libdir"
+done
+
+node_ok=0
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -ge 20 ] && command -v npm >/dev/null; then
+    say "npm ci in benches/node (oauth4webapi)"
+    (cd benches/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    node_ok=1
+else
+    say "node 20 or later with npm is not installed: the oauth4webapi row is skipped"
+fi
+
+# --- helpers ------------------------------------------------------------------------------
+last() { awk '{print $NF}'; }
+max() { printf '%s\n' "$@" | sort -g | tail -1; }
+ossl_sign() { # openssl speed ALG -> sign/s
+    openssl speed -elapsed -seconds "$ossl_secs" "$1" 2>/dev/null |
+        awk -v pat="$2" 'index($0, pat) {print $(NF-1)}'
+}
+value() { awk -v k="$1" '$1 == k {print $2}' <<<"$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+num() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
+check() { # check VALUE OP LIMIT -> met / NOT met
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+        ok = (op == ">=") ? v >= l : (op == "<") ? v < l : (op == "==") ? v == l : 0
+        print ok ? "met" : "NOT met" }'
+}
+
+# --- proof signing: Rust API, C ABI, openssl speed, interleaved rounds, best of each ---------
+say "ES256 proofs: Rust API, C ABI and openssl speed ecdsap256, $rounds round(s)"
+rust=() c=() ossl=()
+for _ in $(seq "$rounds"); do
+    rust+=("$("$proof_exe" "$secs" --alg ES256 | last)")
+    c+=("$("$out/proof_bench" "$secs" | last)")
+    ossl+=("$(ossl_sign ecdsap256 'ecdsa (nistp256)')")
+done
+es256=$(max "${rust[@]}") c_abi=$(max "${c[@]}") ossl256=$(max "${ossl[@]}")
+
+say "ES384 and EdDSA proofs next to openssl speed ecdsap384 and ed25519"
+es384=$("$proof_exe" "$secs" --alg ES384 | last)
+ossl384=$(ossl_sign ecdsap384 'ecdsa (nistp384)')
+eddsa=$("$proof_exe" "$secs" --alg EdDSA | last)
+ossl_ed=$(ossl_sign ed25519 'EdDSA (Ed25519)')
+
+say "one shared dpop_key from 1 and 2 threads (C ABI)"
+one=() two=()
+for _ in $(seq "$rounds"); do
+    one+=("$("$out/proof_bench" "$secs" 1 | last)")
+    two+=("$("$out/proof_bench" "$secs" 2 | last)")
+done
+shared1=$(max "${one[@]}") shared2=$(max "${two[@]}")
+
+node_rate=""
+if [ "$node_ok" = 1 ]; then
+    say "oauth4webapi proofs (node $(node --version))"
+    runs=()
+    for _ in $(seq "$rounds"); do
+        runs+=("$(cd benches/node && node proof_bench.mjs "$secs" | last)")
+    done
+    node_rate=$(max "${runs[@]}")
+fi
+
+# --- requests against the local test server ------------------------------------------------
+# The request-cost part runs on one CPU: client and server threads then take turns on it, and
+# the figures are the CPU work of a request rather than the cross-CPU wake-up latency of a
+# virtual machine, which makes unpinned runs bimodal.
+pin=()
+if command -v taskset >/dev/null; then
+    pin=(taskset -c "$(taskset -pc $$ | sed 's/.*: //' | grep -o '[0-9]*$')")
+fi
+say "request cost: plain ureq vs libdpop Client on /plain ${pin[*]:+(pinned: ${pin[*]})}"
+cost=$("${pin[@]}" "$http_exe" "$http_secs" --part cost)
+say "one shared Client from 1 and 2 threads"
+scaling=$("$http_exe" "$http_secs" --part scaling)
+say "64 concurrent first calls on one new Client"
+first=$("$http_exe" "$http_secs" --part first --first-calls 64)
+
+plain_us=$(value plain_us "$cost") client_us=$(value client_us "$cost") dpop_us=$(value dpop_us "$cost")
+added_us=$(value added_us "$cost") api_us=$(value api_us "$cost")
+dpop_only=$(awk -v d="$dpop_us" -v c="$client_us" 'BEGIN { printf "%.1f", d - c }')
+rps1=$(value shared1_rps "$scaling") rps2=$(value shared2_rps "$scaling") rps_own=$(value separate2_rps "$scaling")
+tokens=$(value first_token_requests "$first") first_ms=$(value first_ms "$first") warm_ms=$(value warm_ms "$first")
+
+# --- size and cold start -------------------------------------------------------------------
+say "stripped size of libdpop.so next to OpenSSL's libssl + libcrypto"
+strip -o "$out/libdpop.stripped.so" "$libdir/libdpop.so"
+size_dpop=$(stat -c %s "$out/libdpop.stripped.so")
+size_ossl=0
+for lib in $(ldd "$(command -v openssl)" | awk '/libssl|libcrypto/ {print $3}'); do
+    strip -o "$out/ref.stripped.so" "$lib"
+    size_ossl=$((size_ossl + $(stat -c %s "$out/ref.stripped.so")))
+done
+rm -f "$out/ref.stripped.so"
+
+say "cold start: $cold_runs processes that load a PEM key and sign, libdpop and openssl"
+key="$out/cold-start-key.pem"
+[ -s "$key" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key" 2>/dev/null
+printf '{"htm":"GET","htu":"https://api.example.com/resource"}' > "$out/cold-start-input"
+case $("$out/cold_start" "$key") in
+    ey*.*.*) ;;
+    *) echo "cold_start made no proof" >&2; exit 1 ;;
+esac
+openssl dgst -sha256 -sign "$key" -out /dev/null "$out/cold-start-input"
+ms_per_run() { # COMMAND... -> milliseconds per run, over cold_runs runs
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq "$cold_runs"); do "$@" >/dev/null; done
+    end=$(date +%s%N)
+    awk -v ns=$((end - start)) -v n="$cold_runs" 'BEGIN { printf "%.2f", ns / n / 1e6 }'
+}
+ms_per_run "$out/cold_start" "$key" >/dev/null # page cache, dynamic loader cache
+cold_dpop=$(ms_per_run "$out/cold_start" "$key")
+cold_ossl=$(ms_per_run openssl dgst -sha256 -sign "$key" -out /dev/null "$out/cold-start-input")
+
+# --- the table ----------------------------------------------------------------------------
+load_end=$(load)
+if [ "$node_ok" = 1 ]; then
+    node_row="| ES256 proof vs oauth4webapi 3.8 DPoP addProof (node $(node --version)) | $(num "$es256")/s | $(num "$node_rate")/s | $(ratio "$es256" "$node_rate") | > 1x | $(check "$es256" ">=" "$node_rate") |"
+else
+    node_row="| ES256 proof vs oauth4webapi | $(num "$es256")/s | not run: no node 20 + npm | | > 1x | not measured |"
+fi
+cat <<EOF
+
+libdpop $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1), $(date -u +%Y-%m-%d), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(openssl version | cut -d' ' -f1-2)
+load average at start $load_start, at end $load_end$( [ "$smoke" = 1 ] && echo " -- SMOKE RUN: figures are not meaningful")
+
+| measurement | libdpop | reference (same run) | ratio | goal | |
+| --- | ---: | ---: | ---: | --- | --- |
+| ES256 proof, 1 thread (Rust API) vs openssl speed ecdsap256 sign | $(num "$es256")/s | $(num "$ossl256")/s | $(ratio "$es256" "$ossl256") | >= 1.0x | $(check "$es256" ">=" "$ossl256") |
+| ES384 proof vs openssl speed ecdsap384 sign | $(num "$es384")/s | $(num "$ossl384")/s | $(ratio "$es384" "$ossl384") | | |
+| EdDSA proof vs openssl speed ed25519 sign | $(num "$eddsa")/s | $(num "$ossl_ed")/s | $(ratio "$eddsa" "$ossl_ed") | | |
+| ES256 proof through the C ABI (dpop_proof_create) vs the Rust API | $(num "$c_abi")/s | $(num "$es256")/s | $(ratio "$c_abi" "$es256") | >= 0.95x | $(check "$c_abi" ">=" "$(awk -v r="$es256" 'BEGIN{print 0.95*r}')") |
+$node_row
+| one shared dpop_key, 2 threads vs 1 thread (C ABI) | $(num "$shared2")/s | $(num "$shared1")/s | $(ratio "$shared2" "$shared1") | >= 1.8x | $(check "$shared2" ">=" "$(awk -v r="$shared1" 'BEGIN{print 1.8*r}')") |
+| GET /plain with DPoP (Client, host token) vs plain ureq keep-alive: us/request | $dpop_us us | $plain_us us | +$added_us us | < +25 us | $(check "$added_us" "<" 25) |
+| of which DPoP itself: Client with DPoP vs the same Client without key or token | $dpop_us us | $client_us us | +$dpop_only us | | |
+| of which transport: Client without key or token vs plain ureq keep-alive | $client_us us | $plain_us us | $(ratio "$client_us" "$plain_us") | | |
+| GET /dpop/test, server verifies token and proof, vs plain ureq on /plain | $api_us us | $plain_us us | $(ratio "$api_us" "$plain_us") | | |
+| one shared Client on /plain, 2 threads vs 1 thread (the server shares the 2 CPUs) | $(num "$rps2") req/s | $(num "$rps1") req/s | $(ratio "$rps2" "$rps1") | | |
+| one shared Client, 2 threads vs 2 threads with a Client each (cost of sharing) | $(num "$rps2") req/s | $(num "$rps_own") req/s | $(ratio "$rps2" "$rps_own") | | |
+| 64 concurrent first calls on a new Client: token requests | $tokens | | | 1 | $(check "$tokens" "==" 1) |
+| 64 concurrent first calls: ms until all have their response, vs 64 with the token cached | $first_ms ms | $warm_ms ms | $(ratio "$first_ms" "$warm_ms") | | |
+| libdpop.so stripped (crypto, TLS, HTTP) vs libssl.so.3 + libcrypto.so.3 stripped | $((size_dpop / 1024)) KiB | $((size_ossl / 1024)) KiB | $(ratio "$size_dpop" "$size_ossl") | | |
+| cold start: process loads a PEM key, signs one proof vs openssl dgst -sha256 -sign | $cold_dpop ms | $cold_ossl ms | $(ratio "$cold_dpop" "$cold_ossl") | | |
+
+ratio = libdpop / reference: for rates higher is better, for times and sizes lower is better.
+EOF
+
+if [ "$tokens" != 1 ]; then
+    echo "FAILED: 64 concurrent first calls made $tokens token requests" >&2
+    exit 1
+fi
+if [ "$smoke" = 1 ]; then
+    echo "benchmark smoke run: every part built and ran; 64 concurrent first calls made 1 token request"
+fi
