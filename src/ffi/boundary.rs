@@ -76,6 +76,13 @@ pub(crate) fn call(function: &str, body: impl FnOnce() -> FfiResult<()>) -> dpop
     }
 }
 
+/// The panic boundary of the exports that only read (getters of error records, status,
+/// response parts): records nothing, so asking never changes what is asked about; `fallback`
+/// if the body panics.
+pub(crate) fn read_only<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
 /// Like [`call`] for exports that return a value instead of a status: `fallback` on failure.
 pub(crate) fn call_value<T>(function: &str, fallback: T, body: impl FnOnce() -> FfiResult<T>) -> T {
     let mut out = None;

@@ -181,11 +181,13 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
 /// The string is static: never free it.
 #[no_mangle]
 pub extern "system" fn dpop_error_name(code: dpop_status) -> *const c_char {
-    CODES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or(c"DPOP_ERR_UNKNOWN", |(_, name)| name)
-        .as_ptr()
+    boundary::read_only(c"DPOP_ERR_UNKNOWN".as_ptr(), || {
+        CODES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(c"DPOP_ERR_UNKNOWN", |(_, name)| name)
+            .as_ptr()
+    })
 }
 
 /// The status code of the last failed libdpop call on this thread (`DPOP_OK` if none failed).
@@ -193,7 +195,7 @@ pub extern "system" fn dpop_error_name(code: dpop_status) -> *const c_char {
 /// Successful calls leave it unchanged, like `errno`.
 #[no_mangle]
 pub extern "system" fn dpop_last_error_code() -> dpop_status {
-    boundary::thread_error_code()
+    boundary::read_only(DPOP_ERR_PANIC, boundary::thread_error_code)
 }
 
 /// The message of the last failed libdpop call on this thread (`""` if none failed).
@@ -203,5 +205,5 @@ pub extern "system" fn dpop_last_error_code() -> dpop_status {
 /// caught panic) are reported here only.
 #[no_mangle]
 pub extern "system" fn dpop_last_error_message() -> *const c_char {
-    boundary::thread_error_message()
+    boundary::read_only(c"".as_ptr(), boundary::thread_error_message)
 }

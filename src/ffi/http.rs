@@ -1,7 +1,7 @@
 //! `dpop_http`: the Chilkat-style HTTP object with automatic DPoP tokens, proofs and nonces.
 
 use super::boundary::{
-    arg_bytes, arg_ref, arg_str, call, call_value, drop_record, opt_str, record, with_record,
+    arg_bytes, arg_ref, arg_str, call, call_value, drop_record, opt_str, read_only, record, with_record,
     write_error_text, write_string, FfiError, FfiResult,
 };
 use super::error::{
@@ -11,7 +11,6 @@ use super::key::dpop_key;
 use super::response::dpop_response;
 use crate::{parse_header_lines, Client, Response};
 use std::ffi::{c_char, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Duration;
 
@@ -322,14 +321,13 @@ pub extern "system" fn dpop_http_request(
 /// response (or the handle is NULL).
 #[no_mangle]
 pub extern "system" fn dpop_http_last_status(http: *const dpop_http) -> i32 {
-    catch_unwind(AssertUnwindSafe(|| {
+    read_only(0, || {
         if http.is_null() {
             0
         } else {
             with_record(http, |r| r.status)
         }
-    }))
-    .unwrap_or(0)
+    })
 }
 
 /// Copies the message of this thread's last call on the object (empty after a success;
@@ -342,7 +340,7 @@ pub extern "system" fn dpop_http_last_error_text(
     buf_len: usize,
     out_size: *mut usize,
 ) -> dpop_status {
-    catch_unwind(AssertUnwindSafe(|| {
+    read_only(DPOP_ERR_PANIC, || {
         if http.is_null() {
             return DPOP_ERR_NULL_POINTER;
         }
@@ -350,8 +348,7 @@ pub extern "system" fn dpop_http_last_error_text(
         // SAFETY: the header documents `buf` as `buf_len` writable bytes or NULL and
         // `out_size` as writable or NULL.
         unsafe { write_error_text(&text, buf, buf_len, out_size) }
-    }))
-    .unwrap_or(DPOP_ERR_PANIC)
+    })
 }
 
 /// Copies what is known of the current access token, as JSON without the token itself,

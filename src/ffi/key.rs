@@ -1,14 +1,13 @@
 //! `dpop_key`: a DPoP private key handle.
 
 use super::boundary::{
-    arg_bytes, arg_ref, arg_str, call, call_value, drop_record, opt_str, record, with_record,
+    arg_bytes, arg_ref, arg_str, call, call_value, drop_record, opt_str, read_only, record, with_record,
     write_error_text, write_string, FfiError, FfiResult,
 };
 use super::error::{dpop_status, DPOP_ERR_KEY_NOT_LOADED, DPOP_ERR_NULL_POINTER, DPOP_ERR_PANIC};
 use crate::{Algorithm, Key};
 use parking_lot::RwLock;
 use std::ffi::{c_char, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// A DPoP private key: ES256 (P-256), ES384 (P-384) or EdDSA (Ed25519).
@@ -286,7 +285,7 @@ pub extern "system" fn dpop_key_last_error_text(
     buf_len: usize,
     out_size: *mut usize,
 ) -> dpop_status {
-    catch_unwind(AssertUnwindSafe(|| {
+    read_only(DPOP_ERR_PANIC, || {
         // SAFETY: as for `dpop_key_public_jwk`.
         match unsafe { key.as_ref() } {
             // SAFETY: as for `dpop_key_public_jwk`.
@@ -295,6 +294,5 @@ pub extern "system" fn dpop_key_last_error_text(
             },
             None => DPOP_ERR_NULL_POINTER,
         }
-    }))
-    .unwrap_or(DPOP_ERR_PANIC)
+    })
 }

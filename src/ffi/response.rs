@@ -1,10 +1,9 @@
 //! `dpop_response`: a received HTTP response, owned by the caller.
 
-use super::boundary::{arg_ref, arg_str, call, write_string, FfiError};
+use super::boundary::{arg_ref, arg_str, call, read_only, write_string, FfiError};
 use super::error::{dpop_status, DPOP_ERR_NOT_FOUND};
 use crate::Response;
 use std::ffi::c_char;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A complete HTTP response (status, headers, body) from `dpop_http_request`.
 ///
@@ -41,11 +40,10 @@ pub extern "system" fn dpop_response_free(response: *mut dpop_response) {
 /// The HTTP status code, or 0 when `response` is NULL.
 #[no_mangle]
 pub extern "system" fn dpop_response_status(response: *const dpop_response) -> i32 {
-    catch_unwind(AssertUnwindSafe(|| {
+    read_only(0, || {
         // SAFETY: the header documents `response` as a response or NULL.
         unsafe { response.as_ref() }.map_or(0, |r| i32::from(r.response.status()))
-    }))
-    .unwrap_or(0)
+    })
 }
 
 /// The body and its length in `*len` (if `len` is not NULL). The body is followed by a NUL
@@ -53,7 +51,7 @@ pub extern "system" fn dpop_response_status(response: *const dpop_response) -> i
 /// `dpop_response_free`; NULL when `response` is NULL.
 #[no_mangle]
 pub extern "system" fn dpop_response_body(response: *const dpop_response, len: *mut usize) -> *const u8 {
-    catch_unwind(AssertUnwindSafe(|| {
+    read_only(std::ptr::null(), || {
         // SAFETY: the header documents `response` as a response or NULL.
         let Some(r) = (unsafe { response.as_ref() }) else {
             return std::ptr::null();
@@ -63,8 +61,7 @@ pub extern "system" fn dpop_response_body(response: *const dpop_response, len: *
             unsafe { len.write(r.response.body().len()) };
         }
         r.body_nul.as_ptr()
-    }))
-    .unwrap_or(std::ptr::null())
+    })
 }
 
 /// Copies the value of header `name` (case-insensitive; repeated headers joined by `", "`)

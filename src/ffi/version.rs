@@ -20,7 +20,7 @@ const VERSION: &std::ffi::CStr =
 /// Compare it with the `DPOP_VERSION_*` macros to detect a header/library mismatch.
 #[no_mangle]
 pub extern "system" fn dpop_version() -> *const c_char {
-    VERSION.as_ptr()
+    super::boundary::read_only(VERSION.as_ptr(), || VERSION.as_ptr())
 }
 
 #[cfg(test)]
