@@ -28,23 +28,24 @@ static const char *env_or(const char *name, const char *fallback) {
     return value != NULL && value[0] != '\0' ? value : fallback;
 }
 
-/* Prints the object's LastErrorText for a failed call and exits. */
-static void fail_http(const dpop_http *http, const char *what, dpop_status status) {
-    char text[2048];
-    if (dpop_http_last_error_text(http, text, sizeof text, NULL) != DPOP_OK || text[0] == '\0') {
-        snprintf(text, sizeof text, "%s", dpop_last_error_message());
-    }
-    fprintf(stderr, "%s failed: %s\n  %s\n", what, dpop_error_name(status), text);
+/* Reports a failed call with the object's error text (Chilkat's LastErrorText), or the
+ * thread's when the object has none, and exits. */
+static void fail(const char *what, dpop_status status, const char *object_text) {
+    fprintf(stderr, "%s failed: %s\n  %s\n", what, dpop_error_name(status),
+            object_text[0] != '\0' ? object_text : dpop_last_error_message());
     exit(1);
 }
 
+static void fail_http(const dpop_http *http, const char *what, dpop_status status) {
+    char text[2048] = "";
+    dpop_http_last_error_text(http, text, sizeof text, NULL);
+    fail(what, status, text);
+}
+
 static void fail_key(const dpop_key *key, const char *what, dpop_status status) {
-    char text[2048];
-    if (dpop_key_last_error_text(key, text, sizeof text, NULL) != DPOP_OK || text[0] == '\0') {
-        snprintf(text, sizeof text, "%s", dpop_last_error_message());
-    }
-    fprintf(stderr, "%s failed: %s\n  %s\n", what, dpop_error_name(status), text);
-    exit(1);
+    char text[2048] = "";
+    dpop_key_last_error_text(key, text, sizeof text, NULL);
+    fail(what, status, text);
 }
 
 /* Loads the key, or generates one and saves it (a token is bound to its key: keep it). */
