@@ -275,4 +275,22 @@ mod tests {
         let c = parse("DPoP a = \"x\" , b = y");
         assert_eq!(params(&c[0]), [("a", "x"), ("b", "y")]);
     }
+
+    #[test]
+    fn random_header_values_never_panic() {
+        let alphabet = b"DPoP Bearer error=\"use_dpop_nonce\", \\=,\t;:abc\xc3\xa9";
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i % 48)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&text);
+            let _ = dpop_error([text.as_ref()]);
+        }
+    }
 }

@@ -209,3 +209,56 @@ fn jwk_problems_are_named() {
         }
     }
 }
+
+/// A small deterministic generator (xorshift), so the robustness tests need no extra crate
+/// and fail the same way every time.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn truncated_flipped_and_random_inputs_never_panic() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let pem = key.to_pkcs8_pem(None).unwrap();
+    let encrypted = key.to_pkcs8_pem(Some("pw")).unwrap();
+    let samples: Vec<Vec<u8>> = vec![
+        pem.as_bytes().to_vec(),
+        pem_to_der(&pem),
+        key.private_jwk().as_bytes().to_vec(),
+        pem_to_der(&encrypted),
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for (i, sample) in samples.iter().enumerate() {
+        for cut in 0..sample.len() {
+            assert!(Key::load(&sample[..cut], Some("pw")).is_err() || cut > 100);
+        }
+        // Each mutation of the encrypted key that still parses costs a full PBKDF2 run.
+        let mutations = if i == samples.len() - 1 { 10 } else { 300 };
+        for _ in 0..mutations {
+            let mut mutated = sample.clone();
+            for _ in 0..1 + xorshift(&mut state) % 4 {
+                let at = (xorshift(&mut state) % mutated.len() as u64) as usize;
+                mutated[at] = xorshift(&mut state) as u8;
+            }
+            if let Ok(loaded) = Key::load(&mutated, Some("pw")) {
+                // A mutation that still loads must still be a whole, usable key.
+                assert_eq!(loaded.thumbprint().len(), 43);
+            }
+        }
+    }
+    for len in [0usize, 1, 2, 7, 64, 300] {
+        for _ in 0..50 {
+            let random: Vec<u8> = (0..len).map(|_| xorshift(&mut state) as u8).collect();
+            let mut der_like = random.clone();
+            if let Some(first) = der_like.first_mut() {
+                *first = 0x30;
+            }
+            let result = Key::load(&random, None);
+            assert!(len > 0 || result.is_err(), "empty input is an error");
+            let _ = Key::load(&der_like, None);
+        }
+    }
+}
