@@ -2,7 +2,7 @@
 //! confidential clients, each bound to the key of a DPoP proof (RFC 9449 §5).
 
 use crate::http::{Request, Response};
-use crate::proof::{self, Expected, VerifiedProof};
+use crate::proof::{self, VerifiedProof};
 use crate::state::{now, NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::RefreshGrant;
 use base64ct::{Base64, Encoding};
@@ -35,14 +35,7 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     let form = parse_form(&request.body).ok_or_else(|| invalid_request("malformed form body"))?;
 
     let now = now();
-    let expected = Expected {
-        method: &request.method,
-        url,
-        now,
-        iat_window: shared.config.iat_window,
-    };
-    let dpop: Vec<&str> = request.header_values("dpop").collect();
-    let proof = proof::verify(&dpop, &expected).map_err(invalid_proof)?;
+    let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
     if proof.claim("nonce").is_some() && !shared.issues_nonces() {
         return Err(invalid_proof(NONCE_NOT_ISSUED));
     }

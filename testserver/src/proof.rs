@@ -4,6 +4,7 @@
 //! `error_description`. Replay (`jti` seen before), `ath` and the nonce are checked by the caller,
 //! which holds the state they need.
 
+use crate::http::Request;
 use crate::jws::{decode_b64, decode_json_part, Alg, PublicJwk};
 use serde_json::{Map, Value};
 
@@ -37,6 +38,23 @@ pub struct Expected<'a> {
     pub now: u64,
     /// Allowed difference between `iat` and `now`, in seconds.
     pub iat_window: u64,
+}
+
+/// Checks the `DPoP` headers of `request`, made for `url`, at time `now`.
+pub fn verify_request(
+    request: &Request,
+    url: &str,
+    now: u64,
+    iat_window: u64,
+) -> Result<VerifiedProof, &'static str> {
+    let expected = Expected {
+        method: &request.method,
+        url,
+        now,
+        iat_window,
+    };
+    let dpop: Vec<&str> = request.header_values("dpop").collect();
+    verify(&dpop, &expected)
 }
 
 /// Checks the `DPoP` header values of a request (all of them: there must be exactly one).

@@ -2,7 +2,7 @@
 
 use crate::http::{Request, Response};
 use crate::jws::{sha256_b64, SUPPORTED_ALGS};
-use crate::proof::{self, Expected, VerifiedProof};
+use crate::proof::{self, VerifiedProof};
 use crate::state::{now, NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::TokenState;
 use serde_json::{json, Map, Value};
@@ -89,14 +89,7 @@ fn check(
 ) -> Result<(Map<String, Value>, VerifiedProof), Refusal> {
     let token = access_token(request)?;
     let now = now();
-    let expected = Expected {
-        method: &request.method,
-        url,
-        now,
-        iat_window: shared.config.iat_window,
-    };
-    let dpop: Vec<&str> = request.header_values("dpop").collect();
-    let proof = proof::verify(&dpop, &expected).map_err(invalid_proof)?;
+    let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
     match proof.claim("ath") {
         None => return Err(invalid_proof("ath is missing")),
         Some(ath) if ath != sha256_b64(token.as_bytes()) => {
