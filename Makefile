@@ -35,7 +35,7 @@ $(BUILD)/%: examples-c/%.c include/dpop.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-$(BUILD)/%: tests/c/%.c include/dpop.h lib
+$(BUILD)/%: tests/c/%.c tests/c/check.h include/dpop.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 

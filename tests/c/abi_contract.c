@@ -9,17 +9,7 @@
 
 #include "dpop.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (cond) {                                                                  \
-            passed++;                                                                \
-        } else {                                                                     \
-            failed++;                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
-    } while (0)
+#include "check.h"
 
 /* The status is `want` and the thread's message mentions `needle`. */
 #define CHECK_STATUS(expr, want, needle)                                                       \

@@ -14,17 +14,7 @@
 #include <pthread.h>
 #endif
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (cond) {                                                                  \
-            passed++;                                                                \
-        } else {                                                                     \
-            failed++;                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                            \
-    } while (0)
+#include "check.h"
 
 /* The call returns `want` and the object's LastErrorText mentions `needle`. */
 #define CHECK_HTTP(http, expr, want, needle)                                             \
