@@ -25,7 +25,7 @@
 //! `--only VARIANT [--requests N]` sends N requests (default 20000) of one variant (`plain`,
 //! `client`, `dpop`, `api`) and nothing else, for profilers.
 
-use dpop::{Algorithm, Client, Key};
+use dpop_core::{Algorithm, Client, Key};
 use dpop_testserver::{Config, Server};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ fn settings(server: &Server) -> String {
     )
 }
 
-fn expect_ok(response: dpop::Result<dpop::Response>) {
+fn expect_ok(response: dpop_core::Result<dpop_core::Response>) {
     let response = response.expect("a response");
     assert_eq!(response.status(), 200, "{}", response.body_text());
 }
@@ -102,8 +102,7 @@ impl Senders {
             .expect("setting the host's token");
         let api = Client::new();
         api.set_key(Arc::clone(key));
-        api.set_token_settings(&settings(&server))
-            .expect("token settings");
+        api.set_auth_token(&settings(&server)).expect("token settings");
         let senders = Senders {
             plain: agent,
             client: Client::new(),
@@ -258,9 +257,7 @@ fn first_calls(n: usize, key: &Arc<Key>) {
         let server = Server::start(Config::default()).expect("starting the test server");
         let client = Arc::new(Client::new());
         client.set_key(Arc::clone(key));
-        client
-            .set_token_settings(&settings(&server))
-            .expect("token settings");
+        client.set_auth_token(&settings(&server)).expect("token settings");
         first.push(concurrent_calls(&client, &server.api_url(), n));
         token_requests = token_requests.max(server.stats().token_requests);
         warm.push(concurrent_calls(&client, &server.api_url(), n));

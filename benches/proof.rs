@@ -9,7 +9,7 @@
 //! The inputs are the ones `benches/c/proof_bench.c` passes to `dpop_proof_create`, so the two
 //! figures differ only by the cost of the C boundary.
 
-use dpop::{Algorithm, Key, Proof};
+use dpop_core::{Algorithm, Key, Proof};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 

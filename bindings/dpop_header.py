@@ -2,8 +2,8 @@
 
 The bindings' own checks use it (bindings/python/tests/test_abi.py and
 bindings/dataflex/check_pkg.py) to prove that what they declare matches the header. Every
-exported function is a prototype that starts with DPOP_CALL; comments and preprocessor lines
-are removed first, so the DPOP_CALL definition itself is not mistaken for one.
+exported function is a prototype that starts with DPOP_API DPOP_CALL; comments and
+preprocessor lines are removed first, so the macros' definitions are not mistaken for one.
 """
 
 import os

@@ -35,6 +35,18 @@
 #    define DPOP_CALL
 #  endif
 #endif
+/*
+ * Linkage of every libdpop function. On Windows the functions are imported from dpop.dll
+ * (__declspec(dllimport)); define DPOP_STATIC before including this header to link a static
+ * libdpop instead. Elsewhere DPOP_API is empty. A host may define DPOP_API itself.
+ */
+#ifndef DPOP_API
+#  if defined(_WIN32) && !defined(DPOP_STATIC)
+#    define DPOP_API __declspec(dllimport)
+#  else
+#    define DPOP_API
+#  endif
+#endif
 
 
 /**
@@ -141,6 +153,11 @@ typedef int32_t dpop_status;
 #define DPOP_ERR_CRYPTO 8
 
 /**
+ * The requested item (e.g. a response header) is not there.
+ */
+#define DPOP_ERR_NOT_FOUND 9
+
+/**
  * The data is not a PEM, DER or JWK key, or holds no private key block.
  */
 #define DPOP_ERR_KEY_UNRECOGNIZED 100
@@ -209,11 +226,6 @@ typedef int32_t dpop_status;
  * The nonce is not a valid DPoP-Nonce value.
  */
 #define DPOP_ERR_PROOF_NONCE 203
-
-/**
- * The requested item (e.g. a response header) is not there.
- */
-#define DPOP_ERR_NOT_FOUND 9
 
 /**
  * The request URL is not an absolute http or https URL.
@@ -294,14 +306,14 @@ extern "C" {
  *
  * The string is static: never free it.
  */
-DPOP_CALL const char *dpop_error_name(dpop_status code);
+DPOP_API DPOP_CALL const char *dpop_error_name(dpop_status code);
 
 /**
  * The status code of the last failed libdpop call on this thread (`DPOP_OK` if none failed).
  *
  * Successful calls leave it unchanged, like `errno`.
  */
-DPOP_CALL dpop_status dpop_last_error_code(void);
+DPOP_API DPOP_CALL dpop_status dpop_last_error_code(void);
 
 /**
  * The message of the last failed libdpop call on this thread (`""` if none failed).
@@ -310,7 +322,7 @@ DPOP_CALL dpop_status dpop_last_error_code(void);
  * thread; copy it to keep it. Calls that fail before any handle exists (a NULL handle, a
  * caught panic) are reported here only.
  */
-DPOP_CALL const char *dpop_last_error_message(void);
+DPOP_API DPOP_CALL const char *dpop_last_error_message(void);
 
 /**
  * Creates an HTTP object with default settings: no key, no token settings, 10 s connect
@@ -318,20 +330,14 @@ DPOP_CALL const char *dpop_last_error_message(void);
  * loopback hosts. Returns NULL only if libdpop fails internally. Free it with
  * `dpop_http_free`.
  */
-DPOP_CALL struct dpop_http *dpop_http_new(void);
-
-/**
- * Frees an HTTP object, its cached token and its connections. `dpop_http_free(NULL)` does
- * nothing. Must not be called twice, nor while another thread uses the object.
- */
-DPOP_CALL void dpop_http_free(struct dpop_http *http);
+DPOP_API DPOP_CALL struct dpop_http *dpop_http_new(void);
 
 /**
  * Sets the key that signs every proof of this object (Chilkat's `SetDPoPKey`). The object
  * keeps the key it is given, even if `key` is loaded again or freed later. A token fetched
  * with another key is dropped.
  */
-DPOP_CALL dpop_status dpop_http_set_key(struct dpop_http *http, const struct dpop_key *key);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_key(struct dpop_http *http, const struct dpop_key *key);
 
 /**
  * Sets the token settings (Chilkat's `AuthToken`) as JSON, and forgets any cached token:
@@ -344,86 +350,88 @@ DPOP_CALL dpop_status dpop_http_set_key(struct dpop_http *http, const struct dpo
  * `client_id`, `client_secret` and `token_endpoint` are required; unknown members are
  * refused (`DPOP_ERR_TOKEN_CONFIG`) so that a typo does not go unnoticed.
  */
-DPOP_CALL dpop_status dpop_http_set_auth_token(struct dpop_http *http, const char *json);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_auth_token(struct dpop_http *http, const char *json);
 
 /**
  * Uses an access token the host obtained itself: no automatic fetch or refresh, and a 401
  * is returned as it is. `token_type` is `"DPoP"` (also when NULL) or `"Bearer"` (sent
  * without a proof). `token` NULL returns to automatic tokens from the token settings.
  */
-DPOP_CALL dpop_status dpop_http_set_access_token(struct dpop_http *http, const char *token, const char *token_type);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_access_token(struct dpop_http *http, const char *token, const char *token_type);
 
 /**
  * Forgets the cached token, so the next request fetches a new one.
  */
-DPOP_CALL dpop_status dpop_http_clear_token(struct dpop_http *http);
+DPOP_API DPOP_CALL dpop_status dpop_http_clear_token(struct dpop_http *http);
 
 /**
  * Whether a `Bearer` token from the token endpoint is accepted (non-zero) or refused with
  * `DPOP_ERR_TOKEN_BEARER` (0, the default): a server that answers a DPoP request with a
  * Bearer token has not bound the token to the key.
  */
-DPOP_CALL dpop_status dpop_http_set_accept_bearer(struct dpop_http *http, int32_t accept);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_accept_bearer(struct dpop_http *http, int32_t accept);
 
 /**
  * How many seconds before its expiry a token is replaced (default 60; at most half the
  * token's lifetime is used, so short-lived tokens are still reused).
  */
-DPOP_CALL dpop_status dpop_http_set_refresh_margin(struct dpop_http *http, uint32_t seconds);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_refresh_margin(struct dpop_http *http, uint32_t seconds);
 
 /**
  * Connect and read timeouts in milliseconds (defaults 10000 and 30000); each must be > 0.
  * The read timeout bounds the wait for the response's headers and for its body.
  */
-DPOP_CALL dpop_status dpop_http_set_timeouts(struct dpop_http *http, uint32_t connect_ms, uint32_t read_ms);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_timeouts(struct dpop_http *http, uint32_t connect_ms, uint32_t read_ms);
 
 /**
  * Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
  * a private CA); NULL removes them. TLS is always verified.
  */
-DPOP_CALL dpop_status dpop_http_set_ca_file(struct dpop_http *http, const char *path);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_ca_file(struct dpop_http *http, const char *path);
 
 /**
  * Sends requests through an HTTP proxy, e.g. `"http://proxy.example:3128"` (user and
  * password may be given in the URL); NULL connects directly. Proxy environment variables
  * are not read.
  */
-DPOP_CALL dpop_status dpop_http_set_proxy(struct dpop_http *http, const char *url);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_proxy(struct dpop_http *http, const char *url);
 
 /**
  * The `User-Agent` header (default `"libdpop/<version>"`).
  */
-DPOP_CALL dpop_status dpop_http_set_user_agent(struct dpop_http *http, const char *user_agent);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_user_agent(struct dpop_http *http, const char *user_agent);
 
 /**
  * Allows plain `http://` to hosts other than loopback (non-zero). By default such URLs are
  * refused with `DPOP_ERR_HTTP_INSECURE`, so that secrets never travel in clear text by
  * accident; loopback (127.0.0.0/8, ::1, localhost) is always allowed.
  */
-DPOP_CALL dpop_status dpop_http_set_allow_insecure_http(struct dpop_http *http, int32_t allow);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_allow_insecure_http(struct dpop_http *http, int32_t allow);
 
 /**
  * The largest response body accepted, in bytes (default 16 MiB); larger ones fail with
  * `DPOP_ERR_HTTP_BODY_TOO_LARGE`.
  */
-DPOP_CALL dpop_status dpop_http_set_max_response_size(struct dpop_http *http, size_t bytes);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_max_response_size(struct dpop_http *http, size_t bytes);
 
 /**
  * Appends every request and response (start line, headers, body up to 4 KiB) to the file at
  * `path` (Chilkat's `SessionLogFilename`); NULL stops logging. `Authorization`, `DPoP` and
  * cookie values, and `client_secret`, `access_token` and `refresh_token` values are masked.
  */
-DPOP_CALL dpop_status dpop_http_set_session_log(struct dpop_http *http, const char *path);
+DPOP_API DPOP_CALL dpop_status dpop_http_set_session_log(struct dpop_http *http, const char *path);
 
 /**
  * `GET url` (Chilkat's `QuickGetStr`): returns the response body as a NUL-terminated
  * string, whatever the HTTP status, or NULL when no response was received (see
  * `dpop_http_last_error_text`). `dpop_http_last_status` tells the status.
  *
- * The string belongs to the object and stays valid until the calling thread's next call on
- * this object; a body with NUL bytes is cut at the first one (use `dpop_http_request`).
+ * The string belongs to the object and to the calling thread: it stays valid until the same
+ * thread calls `dpop_http_get` on the object again, the thread ends, or the object is freed;
+ * other threads' calls and this thread's other calls leave it alone. A body with NUL bytes is
+ * cut at the first one (use `dpop_http_request`).
  */
-DPOP_CALL const char *dpop_http_get(struct dpop_http *http, const char *url);
+DPOP_API DPOP_CALL const char *dpop_http_get(struct dpop_http *http, const char *url);
 
 /**
  * Sends a request and hands over the whole response as a new `dpop_response` in `*out`
@@ -438,20 +446,20 @@ DPOP_CALL const char *dpop_http_get(struct dpop_http *http, const char *url);
  * HTTP error statuses are responses (`DPOP_OK`); a status code is returned when no response
  * was received. `dpop_http_last_status` tells the status too.
  */
-DPOP_CALL dpop_status dpop_http_request(struct dpop_http *http, const char *method, const char *url, const char *headers, const uint8_t *body, size_t body_len, struct dpop_response **out);
+DPOP_API DPOP_CALL dpop_status dpop_http_request(struct dpop_http *http, const char *method, const char *url, const char *headers, const uint8_t *body, size_t body_len, struct dpop_response **out);
 
 /**
  * The HTTP status of this thread's last request on the object, or 0 when it received no
  * response (or the handle is NULL).
  */
-DPOP_CALL int32_t dpop_http_last_status(const struct dpop_http *http);
+DPOP_API DPOP_CALL int32_t dpop_http_last_status(const struct dpop_http *http);
 
 /**
  * Copies the message of this thread's last call on the object (empty after a success;
  * Chilkat's `LastErrorText`) into `buf`. Strings out as for `dpop_key_public_jwk`; this call
  * never changes any error record.
  */
-DPOP_CALL dpop_status dpop_http_last_error_text(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_http_last_error_text(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Copies what is known of the current access token, as JSON without the token itself,
@@ -460,21 +468,21 @@ DPOP_CALL dpop_status dpop_http_last_error_text(const struct dpop_http *http, ch
  * is `"host"` for a token set with `dpop_http_set_access_token`). `DPOP_ERR_NOT_FOUND` when
  * there is no token yet. Strings out as for `dpop_key_public_jwk`.
  */
-DPOP_CALL dpop_status dpop_http_token_info(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_http_token_info(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Frees an HTTP object, its cached token, its connections and every thread's results
+ * (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
+ * nothing. Must not be called twice, nor while another thread uses the object.
+ */
+DPOP_API DPOP_CALL void dpop_http_free(struct dpop_http *http);
 
 /**
  * Creates an empty key handle. Returns NULL only if libdpop fails internally.
  *
  * Free it with `dpop_key_free`.
  */
-DPOP_CALL struct dpop_key *dpop_key_new(void);
-
-/**
- * Frees a key handle and zeroizes its private key. `dpop_key_free(NULL)` does nothing.
- *
- * Must not be called twice on the same handle, nor while another thread uses it.
- */
-DPOP_CALL void dpop_key_free(struct dpop_key *key);
+DPOP_API DPOP_CALL struct dpop_key *dpop_key_new(void);
 
 /**
  * Loads a private key from a file, detecting its format.
@@ -487,13 +495,13 @@ DPOP_CALL void dpop_key_free(struct dpop_key *key);
  * Errors: `DPOP_ERR_IO`, `DPOP_ERR_KEY_*` (see their descriptions), `DPOP_ERR_NULL_POINTER`,
  * `DPOP_ERR_INVALID_UTF8`.
  */
-DPOP_CALL dpop_status dpop_key_load(struct dpop_key *key, const char *path, const char *password);
+DPOP_API DPOP_CALL dpop_status dpop_key_load(struct dpop_key *key, const char *path, const char *password);
 
 /**
  * Loads a private key from `len` bytes of memory (PEM, DER or JWK), as `dpop_key_load`
  * does for files. libdpop copies what it needs; the caller keeps `data`.
  */
-DPOP_CALL dpop_status dpop_key_load_memory(struct dpop_key *key, const uint8_t *data, size_t len, const char *password);
+DPOP_API DPOP_CALL dpop_status dpop_key_load_memory(struct dpop_key *key, const uint8_t *data, size_t len, const char *password);
 
 /**
  * Generates a new key from the operating system's random source.
@@ -501,13 +509,13 @@ DPOP_CALL dpop_status dpop_key_load_memory(struct dpop_key *key, const uint8_t *
  * `alg` is `"ES256"` (also when NULL), `"ES384"` or `"EdDSA"`. Persist the new key with
  * `dpop_key_private_pem` or `dpop_key_private_jwk`: tokens are bound to it.
  */
-DPOP_CALL dpop_status dpop_key_generate(struct dpop_key *key, const char *alg);
+DPOP_API DPOP_CALL dpop_status dpop_key_generate(struct dpop_key *key, const char *alg);
 
 /**
  * The JWS algorithm of the loaded key (`"ES256"`, `"ES384"` or `"EdDSA"`), or NULL when the
  * handle is NULL or holds no key. The string is static: never free it.
  */
-DPOP_CALL const char *dpop_key_alg(const struct dpop_key *key);
+DPOP_API DPOP_CALL const char *dpop_key_alg(const struct dpop_key *key);
 
 /**
  * Copies the public JWK (`{"crv":..,"kty":..,"x":..[,"y":..]}`) into `buf`.
@@ -516,19 +524,19 @@ DPOP_CALL const char *dpop_key_alg(const struct dpop_key *key);
  * terminating NUL, on success and on `DPOP_ERR_BUFFER_TOO_SMALL`; `buf` is written only on
  * success. Pass `buf` NULL to ask for the size.
  */
-DPOP_CALL dpop_status dpop_key_public_jwk(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_key_public_jwk(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Copies the RFC 7638 JWK thumbprint (base64url SHA-256, 43 characters) into `buf`: the value
  * of `dpop_jkt` and of a bound token's `cnf.jkt`. Strings out as for `dpop_key_public_jwk`.
  */
-DPOP_CALL dpop_status dpop_key_thumbprint(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_key_thumbprint(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Copies the private key as a JWK (with `d`) into `buf`. Strings out as for
  * `dpop_key_public_jwk`. The caller owns the copy: wipe it when done.
  */
-DPOP_CALL dpop_status dpop_key_private_jwk(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_key_private_jwk(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Copies the private key as PKCS#8 PEM into `buf`: `PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY`
@@ -536,7 +544,7 @@ DPOP_CALL dpop_status dpop_key_private_jwk(const struct dpop_key *key, char *buf
  * Strings out as for `dpop_key_public_jwk`; an encrypted export differs on every call (new
  * salt and IV), so size it with a generous buffer rather than a separate query.
  */
-DPOP_CALL dpop_status dpop_key_private_pem(const struct dpop_key *key, const char *password, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_key_private_pem(const struct dpop_key *key, const char *password, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Copies the message of this thread's last call on the handle (empty after a success) into
@@ -545,7 +553,14 @@ DPOP_CALL dpop_status dpop_key_private_pem(const struct dpop_key *key, const cha
  * Strings out as for `dpop_key_public_jwk`. This call never changes any error record, so a
  * too-small buffer here does not replace the text being asked for.
  */
-DPOP_CALL dpop_status dpop_key_last_error_text(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_key_last_error_text(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Frees a key handle and zeroizes its private key. `dpop_key_free(NULL)` does nothing.
+ *
+ * Must not be called twice on the same handle, nor while another thread uses it.
+ */
+DPOP_API DPOP_CALL void dpop_key_free(struct dpop_key *key);
 
 /**
  * Signs a DPoP proof JWT (RFC 9449 §4.2) with `key` and copies the compact JWS into `buf`.
@@ -565,44 +580,44 @@ DPOP_CALL dpop_status dpop_key_last_error_text(const struct dpop_key *key, char 
  * access token), `DPOP_ERR_BUFFER_TOO_SMALL`, `DPOP_ERR_NULL_POINTER`, `DPOP_ERR_INVALID_UTF8`.
  * The error is recorded on the key handle too.
  */
-DPOP_CALL dpop_status dpop_proof_create(const struct dpop_key *key, const char *method, const char *url, const char *access_token, const char *nonce, const char *extra_claims, char *buf, size_t buf_len, size_t *out_size);
-
-/**
- * Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
- */
-DPOP_CALL void dpop_response_free(struct dpop_response *response);
+DPOP_API DPOP_CALL dpop_status dpop_proof_create(const struct dpop_key *key, const char *method, const char *url, const char *access_token, const char *nonce, const char *extra_claims, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * The HTTP status code, or 0 when `response` is NULL.
  */
-DPOP_CALL int32_t dpop_response_status(const struct dpop_response *response);
+DPOP_API DPOP_CALL int32_t dpop_response_status(const struct dpop_response *response);
 
 /**
  * The body and its length in `*len` (if `len` is not NULL). The body is followed by a NUL
  * byte that `*len` does not count, so a text body can be used as a C string. Valid until
  * `dpop_response_free`; NULL when `response` is NULL.
  */
-DPOP_CALL const uint8_t *dpop_response_body(const struct dpop_response *response, size_t *len);
+DPOP_API DPOP_CALL const uint8_t *dpop_response_body(const struct dpop_response *response, size_t *len);
 
 /**
  * Copies the value of header `name` (case-insensitive; repeated headers joined by `", "`)
  * into `buf`. `DPOP_ERR_NOT_FOUND` when the response has no such header. Strings out as for
  * `dpop_key_public_jwk`.
  */
-DPOP_CALL dpop_status dpop_response_header(const struct dpop_response *response, const char *name, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_response_header(const struct dpop_response *response, const char *name, char *buf, size_t buf_len, size_t *out_size);
 
 /**
  * Copies all headers as `"name: value\r\n"` lines (names lower-case, in received order)
  * into `buf`. Strings out as for `dpop_key_public_jwk`.
  */
-DPOP_CALL dpop_status dpop_response_headers(const struct dpop_response *response, char *buf, size_t buf_len, size_t *out_size);
+DPOP_API DPOP_CALL dpop_status dpop_response_headers(const struct dpop_response *response, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
+ */
+DPOP_API DPOP_CALL void dpop_response_free(struct dpop_response *response);
 
 /**
  * The version of the loaded library, `"MAJOR.MINOR.PATCH"`. Static: never free it.
  *
  * Compare it with the `DPOP_VERSION_*` macros to detect a header/library mismatch.
  */
-DPOP_CALL const char *dpop_version(void);
+DPOP_API DPOP_CALL const char *dpop_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,20 +1,56 @@
-//! libdpop: OAuth 2.0 DPoP (RFC 9449) for programs that cannot easily do it themselves.
+//! libdpop's C ABI: `libdpop.so`, `libdpop.a` and `dpop.dll`, described by the generated
+//! `include/dpop.h`.
 //!
-//! The safe core ([`Key`], [`Proof`], [`Client`]) knows nothing of C; the `ffi` module is the thin C ABI
-//! over it, described by the generated `include/dpop.h`.
-#![deny(unsafe_code)]
-#![deny(unsafe_op_in_unsafe_fn)]
+//! One file per C object (`dpop_key`, `dpop_http`, `dpop_response`, proofs, status codes, the
+//! version) over `dpop-core`, and the boundary they share: [`handle`] (how each handle type is
+//! owned, created, borrowed and freed), [`records`] (each handle's per-thread results) and
+//! [`boundary`] (the panic boundary, argument conversion, strings out). Every `unsafe` block of
+//! libdpop's own code is in this crate, each converting one raw argument; no protocol logic is.
+//!
+//! Exports are written `#[system_abi] #[no_mangle] pub extern "C" fn`: see `dpop-macros` for
+//! why the source says `"C"` and the compiled function is `extern "system"`.
 #![deny(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![allow(non_camel_case_types)]
+// The exports are C entry points: their pointer contracts are stated in the header, and each
+// pointer is converted once, in its own `unsafe` block, before the body runs.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-mod error;
-pub mod ffi;
-mod http;
-mod key;
-mod proof;
-mod secret;
+mod boundary;
+mod handle;
+mod records;
 
-pub use error::{Error, ErrorKind, Result};
-pub use http::{parse_header_lines, Client, Response};
-pub use key::{Algorithm, Key};
-pub use proof::{ath, htu, Proof};
+pub mod error;
+pub mod http;
+pub mod key;
+pub mod proof;
+pub mod response;
+pub mod version;
+
+#[cfg(test)]
+mod tests {
+    /// cbindgen sees `extern "C"`; the compiled ABI must be `extern "system"` (stdcall on 32-bit
+    /// Windows), which only `#[system_abi]` gives. On other targets the two are the same
+    /// convention, so this reads the sources; `windows/check_exports.py` checks the i686 DLL.
+    #[test]
+    fn every_export_is_marked_system_abi() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut exports = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = source.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if line.trim() == "#[no_mangle]" {
+                    exports += 1;
+                    let at = format!("{}:{}", path.display(), i + 1);
+                    assert_eq!(lines[i - 1].trim(), "#[system_abi]", "{at}");
+                    assert!(lines[i + 1].starts_with("pub extern \"C\" fn "), "{at}");
+                }
+            }
+            assert!(!source.contains("extern \"system\" fn"), "{}", path.display());
+        }
+        assert!(exports >= 41, "only {exports} exports found");
+    }
+}

@@ -16,11 +16,11 @@ import re
 import subprocess
 import sys
 
-PROTOTYPE = re.compile(r"^DPOP_CALL\s+(?P<ret>[^;(]*?)\b(?P<name>dpop_\w+)\((?P<params>[^)]*)\);", re.M)
+PROTOTYPE = re.compile(r"^DPOP_API DPOP_CALL\s+(?P<ret>[^;(]*?)\b(?P<name>dpop_\w+)\((?P<params>[^)]*)\);", re.M)
 
 
 def header_functions(path):
-    """name -> number of parameters, from the DPOP_CALL prototypes of the header."""
+    """name -> number of parameters, from the DPOP_API DPOP_CALL prototypes of the header."""
     text = open(path, encoding="utf-8").read()
     functions = {}
     for m in PROTOTYPE.finditer(text):

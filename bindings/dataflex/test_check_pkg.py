@@ -152,9 +152,9 @@ def test_a_wrong_constant_is_caught(tmp_path):
 def test_a_new_header_function_must_be_declared(tmp_path):
     header = tmp_path / "dpop.h"
     text = read(HEADER)
-    marker = "DPOP_CALL const char *dpop_version(void);"
+    marker = "DPOP_API DPOP_CALL const char *dpop_version(void);"
     assert marker in text
-    header.write_text(text.replace(marker, marker + "\n\nDPOP_CALL dpop_status dpop_http_set_retries(struct dpop_http *http,\n    uint32_t retries);"))
+    header.write_text(text.replace(marker, marker + "\n\nDPOP_API DPOP_CALL dpop_status dpop_http_set_retries(struct dpop_http *http,\n    uint32_t retries);"))
     found = problems_of(header=str(header))
     assert any("dpop_http_set_retries has no External_Function in dpop.dll" in p for p in found), found
 
@@ -197,9 +197,9 @@ def test_the_command_line_fails_on_a_broken_package(tmp_path):
 def test_the_header_reader_sees_every_prototype():
     prototypes, constants = check_pkg.dpop_header.read_header()
     text = read(HEADER)
-    # Independent count: prototype lines start with DPOP_CALL (the macro's own definition is a
-    # preprocessor line, the mentions in comments are not at a line start).
-    assert len(prototypes) == len(re.findall(r"^DPOP_CALL ", text, re.M))
+    # Independent count: prototype lines start with DPOP_API DPOP_CALL (the macros' definitions are
+    # preprocessor lines, the mentions in comments are not at a line start).
+    assert len(prototypes) == len(re.findall(r"^DPOP_API DPOP_CALL ", text, re.M))
     assert constants["DPOP_OK"] == 0 and constants["DPOP_ERR_NONCE_REJECTED"] == 404
 
 

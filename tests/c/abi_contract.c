@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "dpop.h"
+/* A second inclusion must be harmless (include guard, macros defined once). */
+#include "dpop.h"
 
 #include "check.h"
 

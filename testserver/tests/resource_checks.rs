@@ -22,8 +22,10 @@ fn setup() -> (Server, TestKey, String) {
 #[test]
 fn api_accepts_client_library_proof_and_echoes_request() {
     let server = server();
-    let key = dpop::Key::generate(dpop::Algorithm::Es256).unwrap();
-    let token_proof = dpop::Proof::new("POST", &server.token_url()).sign(&key).unwrap();
+    let key = dpop_core::Key::generate(dpop_core::Algorithm::Es256).unwrap();
+    let token_proof = dpop_core::Proof::new("POST", &server.token_url())
+        .sign(&key)
+        .unwrap();
     let reply = send(
         &server,
         "POST",
@@ -38,7 +40,7 @@ fn api_accepts_client_library_proof_and_echoes_request() {
     let token = reply.json()["access_token"].as_str().unwrap().to_owned();
 
     let url = format!("{}/dpop/echo?a=1&b=two", server.base_url());
-    let proof = dpop::Proof::new("PUT", &url)
+    let proof = dpop_core::Proof::new("PUT", &url)
         .access_token(Some(&token))
         .sign(&key)
         .unwrap();
@@ -62,7 +64,7 @@ fn api_accepts_client_library_proof_and_echoes_request() {
     assert_eq!(body["token"]["cnf"]["jkt"], key.thumbprint());
     assert_eq!(body["token"]["client_id"], CLIENT_ID);
     assert_eq!(body["proof"]["htu"], format!("{}/dpop/echo", server.base_url()));
-    assert_eq!(body["proof"]["ath"], dpop::ath(&token));
+    assert_eq!(body["proof"]["ath"], dpop_core::ath(&token));
     assert!(
         reply.header("dpop-nonce").is_none(),
         "no nonce outside nonce mode"

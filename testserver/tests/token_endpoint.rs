@@ -86,8 +86,10 @@ fn client_credentials_with_client_secret_basic_issues_a_token() {
 #[test]
 fn client_library_proof_is_accepted() {
     let server = server();
-    let key = dpop::Key::generate(dpop::Algorithm::Es384).unwrap();
-    let proof = dpop::Proof::new("POST", &server.token_url()).sign(&key).unwrap();
+    let key = dpop_core::Key::generate(dpop_core::Algorithm::Es384).unwrap();
+    let proof = dpop_core::Proof::new("POST", &server.token_url())
+        .sign(&key)
+        .unwrap();
     let headers = [
         ("Content-Type", "application/x-www-form-urlencoded"),
         ("DPoP", proof.as_str()),

@@ -1,12 +1,15 @@
-//! Wiping of secret values that come from crates without `Zeroize` support.
+//! Zeroing the memory of secret values whose types cannot zeroize themselves.
 //!
 //! `ring`'s key pairs hold the private scalar inline and do not clear it when dropped. A
 //! [`Wiped`] keeps such a value on the heap and overwrites its bytes with zeros after the
 //! value's own destructor has run, so freed memory never keeps private key material.
 //!
-//! This is the one module outside `ffi/` with `unsafe` code: there is no safe way to clear
-//! the memory of a foreign type, and keeping it here keeps the key module free of it.
-#![allow(unsafe_code)]
+//! This crate is the one place outside libdpop's C ABI with `unsafe` code: there is no safe way
+//! to clear the memory of a foreign type. Keeping it in a crate of its own lets `dpop-core`
+//! forbid `unsafe` entirely.
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::mem::MaybeUninit;
 use std::ops::Deref;
@@ -15,13 +18,13 @@ use zeroize::Zeroize;
 /// A heap-held value whose memory is zeroed when it is dropped.
 ///
 /// `T` must keep its secrets inline (no heap pointers of its own); `ring`'s key pairs do.
-pub(crate) struct Wiped<T> {
+pub struct Wiped<T> {
     slot: Box<MaybeUninit<T>>,
 }
 
 impl<T> Wiped<T> {
     /// Moves `value` into a wiped heap slot.
-    pub(crate) fn new(value: T) -> Self {
+    pub fn new(value: T) -> Self {
         Self {
             slot: Box::new(MaybeUninit::new(value)),
         }

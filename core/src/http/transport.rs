@@ -7,7 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
-/// Transport settings; a new agent is built whenever they change.
+/// The transport a request uses: its settings and the agent built from them. A client swaps
+/// in a new one whenever a setting changes; requests keep the one they started with.
+pub(crate) struct Transport {
+    pub(crate) settings: TransportSettings,
+    pub(crate) agent: ureq::Agent,
+}
+
+impl Transport {
+    /// Builds the agent for `settings`.
+    pub(crate) fn new(settings: TransportSettings) -> Result<Self> {
+        let agent = build_agent(&settings)?;
+        Ok(Self { settings, agent })
+    }
+}
+
+/// Transport settings.
 #[derive(Clone)]
 pub(crate) struct TransportSettings {
     pub(crate) connect_timeout: Duration,
@@ -40,7 +55,7 @@ impl Default for TransportSettings {
 /// No resolve timeout: ureq looks the host up on every request, even on a pooled connection,
 /// and with a resolve timeout it does so on a new thread each time (35 µs per request here,
 /// see BENCHMARKS.md). Name lookups are bounded by the system resolver's own timeouts.
-pub(crate) fn build_agent(s: &TransportSettings) -> Result<ureq::Agent> {
+fn build_agent(s: &TransportSettings) -> Result<ureq::Agent> {
     let roots = if s.extra_roots.is_empty() {
         RootCerts::WebPki
     } else {

@@ -1,7 +1,7 @@
 //! The HTTP client through an HTTP proxy on loopback: a small tunnelling proxy that counts
 //! what passes through it.
 
-use dpop::{Algorithm, Client, Key};
+use dpop_core::{Algorithm, Client, Key};
 use dpop_testserver::{Config, Server};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -92,7 +92,7 @@ fn requests_and_token_requests_go_through_the_proxy() {
     let client = Client::new();
     client.set_key(Arc::new(Key::generate(Algorithm::Es256).unwrap()));
     client
-        .set_token_settings(&format!(
+        .set_auth_token(&format!(
             r#"{{"client_id":"m2m.dpop","client_secret":"secret","token_endpoint":"{}"}}"#,
             server.token_url()
         ))
@@ -128,5 +128,5 @@ fn an_unreachable_proxy_is_a_connect_error() {
         .set_proxy(Some(&format!("http://127.0.0.1:{port}")))
         .unwrap();
     let err = client.get("http://127.0.0.1:9/plain").unwrap_err();
-    assert_eq!(err.kind(), dpop::ErrorKind::HttpConnect, "{err}");
+    assert_eq!(err.kind(), dpop_core::ErrorKind::HttpConnect, "{err}");
 }

@@ -1,5 +1,6 @@
 //! The library version, as macros in the header and as a function.
 
+use dpop_macros::system_abi;
 use std::ffi::c_char;
 
 /// Major version of the header (and of the library it came with).
@@ -9,6 +10,7 @@ pub const DPOP_VERSION_MINOR: u32 = 1;
 /// Patch version.
 pub const DPOP_VERSION_PATCH: u32 = 0;
 
+/// cbindgen:ignore
 const VERSION: &std::ffi::CStr =
     match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
         Ok(v) => v,
@@ -18,9 +20,10 @@ const VERSION: &std::ffi::CStr =
 /// The version of the loaded library, `"MAJOR.MINOR.PATCH"`. Static: never free it.
 ///
 /// Compare it with the `DPOP_VERSION_*` macros to detect a header/library mismatch.
+#[system_abi]
 #[no_mangle]
-pub extern "system" fn dpop_version() -> *const c_char {
-    super::boundary::read_only(VERSION.as_ptr(), || VERSION.as_ptr())
+pub extern "C" fn dpop_version() -> *const c_char {
+    crate::boundary::read_only(VERSION.as_ptr(), || VERSION.as_ptr())
 }
 
 #[cfg(test)]

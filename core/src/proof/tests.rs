@@ -170,3 +170,14 @@ fn json_strings_and_base64url_match_serde_json_and_base64ct() {
         assert_eq!(out, Base64UrlUnpadded::encode_string(&bytes[..len]), "{len}");
     }
 }
+
+#[test]
+fn debug_never_shows_the_access_token_or_the_query() {
+    let proof = Proof::new("GET", "https://api.example/r?api_key=k-9431")
+        .access_token(Some("at-secret-Xq81"))
+        .nonce(Some("n-1"));
+    let shown = format!("{proof:?}");
+    assert!(!shown.contains("at-secret-Xq81"), "{shown}");
+    assert!(!shown.contains("k-9431"), "{shown}");
+    assert!(shown.contains("<hidden>") && shown.contains("n-1"), "{shown}");
+}

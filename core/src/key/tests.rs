@@ -23,8 +23,8 @@ fn thumbprint_matches_the_rfc_9449_example_key() {
 #[test]
 fn ed25519_jwk_matches_rfc_8037_thumbprint_and_signature() {
     let jwk = br#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-    let key = Key::load(jwk, None).unwrap();
-    assert_eq!(key.algorithm(), Algorithm::EdDsa);
+    let key = Key::load_memory(jwk, None).unwrap();
+    assert_eq!(key.alg(), Algorithm::EdDsa);
     assert_eq!(key.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
     let sig = key
         .sign(
@@ -42,15 +42,15 @@ fn ed25519_jwk_matches_rfc_8037_thumbprint_and_signature() {
 fn generated_keys_round_trip_through_every_export_format() {
     for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::EdDsa] {
         let key = Key::generate(alg).unwrap();
-        assert_eq!(key.algorithm(), alg);
+        assert_eq!(key.alg(), alg);
         assert_eq!(key.thumbprint().len(), 43);
-        let pem = key.to_pkcs8_pem(None).unwrap();
+        let pem = key.private_pem(None).unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
-        let from_pem = Key::load(pem.as_bytes(), None).unwrap();
+        let from_pem = Key::load_memory(pem.as_bytes(), None).unwrap();
         assert_eq!(from_pem.thumbprint(), key.thumbprint());
-        let from_der = Key::load(&pem_to_der(&pem), None).unwrap();
+        let from_der = Key::load_memory(&pem_to_der(&pem), None).unwrap();
         assert_eq!(from_der.thumbprint(), key.thumbprint());
-        let from_jwk = Key::load(key.private_jwk().as_bytes(), None).unwrap();
+        let from_jwk = Key::load_memory(key.private_jwk().as_bytes(), None).unwrap();
         assert_eq!(from_jwk.thumbprint(), key.thumbprint());
         assert_eq!(from_jwk.private_jwk().as_str(), key.private_jwk().as_str());
     }
@@ -59,30 +59,35 @@ fn generated_keys_round_trip_through_every_export_format() {
 #[test]
 fn encrypted_export_needs_its_password_back() {
     let key = Key::generate(Algorithm::Es256).unwrap();
-    let pem = key.to_pkcs8_pem(Some("correct horse")).unwrap();
+    let pem = key.private_pem(Some("correct horse")).unwrap();
     assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
-    let back = Key::load(pem.as_bytes(), Some("correct horse")).unwrap();
+    let back = Key::load_memory(pem.as_bytes(), Some("correct horse")).unwrap();
     assert_eq!(back.thumbprint(), key.thumbprint());
     assert_eq!(
-        kind_of(Key::load(pem.as_bytes(), Some("wrong"))),
+        kind_of(Key::load_memory(pem.as_bytes(), Some("wrong"))),
         ErrorKind::KeyWrongPassword
     );
     assert_eq!(
-        kind_of(Key::load(pem.as_bytes(), None)),
+        kind_of(Key::load_memory(pem.as_bytes(), None)),
         ErrorKind::KeyPasswordRequired
     );
     assert_eq!(
-        kind_of(Key::load(pem.as_bytes(), Some(""))),
+        kind_of(Key::load_memory(pem.as_bytes(), Some(""))),
         ErrorKind::KeyPasswordRequired
     );
     let der = pem_to_der(&pem);
-    assert_eq!(kind_of(Key::load(&der, None)), ErrorKind::KeyPasswordRequired);
     assert_eq!(
-        Key::load(&der, Some("correct horse")).unwrap().thumbprint(),
+        kind_of(Key::load_memory(&der, None)),
+        ErrorKind::KeyPasswordRequired
+    );
+    assert_eq!(
+        Key::load_memory(&der, Some("correct horse"))
+            .unwrap()
+            .thumbprint(),
         key.thumbprint()
     );
     assert_eq!(
-        key.to_pkcs8_pem(Some("")).unwrap_err().kind(),
+        key.private_pem(Some("")).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
 }
@@ -100,57 +105,66 @@ fn debug_output_shows_no_private_key() {
 #[test]
 fn pem_with_parameters_block_and_crlf_lines_loads() {
     let key = Key::generate(Algorithm::Es256).unwrap();
-    let pem = key.to_pkcs8_pem(None).unwrap();
+    let pem = key.private_pem(None).unwrap();
     let text = format!(
         "junk before\r\n-----BEGIN EC PARAMETERS-----\r\nBggqhkjOPQMBBw==\r\n-----END EC PARAMETERS-----\r\n{}",
         pem.replace('\n', "\r\n")
     );
     assert_eq!(
-        Key::load(text.as_bytes(), None).unwrap().thumbprint(),
+        Key::load_memory(text.as_bytes(), None).unwrap().thumbprint(),
         key.thumbprint()
     );
     let with_bom = [&b"\xEF\xBB\xBF"[..], pem.as_bytes()].concat();
-    assert_eq!(Key::load(&with_bom, None).unwrap().thumbprint(), key.thumbprint());
+    assert_eq!(
+        Key::load_memory(&with_bom, None).unwrap().thumbprint(),
+        key.thumbprint()
+    );
 }
 
 #[test]
 fn bad_inputs_get_distinct_kinds() {
     let key = Key::generate(Algorithm::Es256).unwrap();
-    let pem = key.to_pkcs8_pem(None).unwrap();
+    let pem = key.private_pem(None).unwrap();
     let der = pem_to_der(&pem);
-    assert_eq!(kind_of(Key::load(b"", None)), ErrorKind::KeyUnrecognized);
-    assert_eq!(kind_of(Key::load(b"  \n ", None)), ErrorKind::KeyUnrecognized);
+    assert_eq!(kind_of(Key::load_memory(b"", None)), ErrorKind::KeyUnrecognized);
     assert_eq!(
-        kind_of(Key::load(b"hello world", None)),
+        kind_of(Key::load_memory(b"  \n ", None)),
         ErrorKind::KeyUnrecognized
     );
     assert_eq!(
-        kind_of(Key::load(&pem.as_bytes()[..pem.len() - 30], None)),
+        kind_of(Key::load_memory(b"hello world", None)),
+        ErrorKind::KeyUnrecognized
+    );
+    assert_eq!(
+        kind_of(Key::load_memory(&pem.as_bytes()[..pem.len() - 30], None)),
         ErrorKind::KeyTruncated
     );
     assert_eq!(
-        kind_of(Key::load(&der[..der.len() - 5], None)),
+        kind_of(Key::load_memory(&der[..der.len() - 5], None)),
         ErrorKind::KeyTruncated
     );
-    assert_eq!(kind_of(Key::load(&der[..1], None)), ErrorKind::KeyTruncated);
+    assert_eq!(
+        kind_of(Key::load_memory(&der[..1], None)),
+        ErrorKind::KeyTruncated
+    );
     let mut flipped = der.clone();
     flipped[10] ^= 0xff;
-    assert!(Key::load(&flipped, None).is_err());
+    assert!(Key::load_memory(&flipped, None).is_err());
     let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
-    assert_eq!(kind_of(Key::load(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
+    assert_eq!(kind_of(Key::load_memory(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
     let public = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
     assert_eq!(
-        kind_of(Key::load(public.as_bytes(), None)),
+        kind_of(Key::load_memory(public.as_bytes(), None)),
         ErrorKind::KeyPublicOnly
     );
     let legacy = "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END EC PRIVATE KEY-----\n";
     assert_eq!(
-        kind_of(Key::load(legacy.as_bytes(), None)),
+        kind_of(Key::load_memory(legacy.as_bytes(), None)),
         ErrorKind::KeyUnsupportedEncryption
     );
     let bad_b64 = "-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n";
     assert_eq!(
-        kind_of(Key::load(bad_b64.as_bytes(), None)),
+        kind_of(Key::load_memory(bad_b64.as_bytes(), None)),
         ErrorKind::KeyMalformed
     );
 }
@@ -168,21 +182,21 @@ fn jwk_problems_are_named() {
         m.remove("d");
     });
     assert_eq!(
-        kind_of(Key::load(public.as_bytes(), None)),
+        kind_of(Key::load_memory(public.as_bytes(), None)),
         ErrorKind::KeyPublicOnly
     );
     let k1 = with(&|m| {
         m.insert("crv".into(), "secp256k1".into());
     });
     assert_eq!(
-        kind_of(Key::load(k1.as_bytes(), None)),
+        kind_of(Key::load_memory(k1.as_bytes(), None)),
         ErrorKind::KeyUnsupportedCurve
     );
     let rsa = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"}"#;
-    assert_eq!(kind_of(Key::load(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
+    assert_eq!(kind_of(Key::load_memory(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
     let oct = r#"{"kty":"oct","k":"AQAB"}"#;
     assert_eq!(
-        kind_of(Key::load(oct.as_bytes(), None)),
+        kind_of(Key::load_memory(oct.as_bytes(), None)),
         ErrorKind::KeyUnsupportedType
     );
     let other = Key::generate(Algorithm::Es256).unwrap();
@@ -190,21 +204,21 @@ fn jwk_problems_are_named() {
     let mismatched = with(&|m| {
         m.insert("x".into(), other_jwk["x"].clone());
     });
-    let err = Key::load(mismatched.as_bytes(), None).unwrap_err();
+    let err = Key::load_memory(mismatched.as_bytes(), None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeyMalformed);
     let text = key.private_jwk();
     assert_eq!(
-        kind_of(Key::load(&text.as_bytes()[..40], None)),
+        kind_of(Key::load_memory(&text.as_bytes()[..40], None)),
         ErrorKind::KeyTruncated
     );
     let set = format!(r#"{{"keys":[{}]}}"#, text.as_str());
     assert_eq!(
-        Key::load(set.as_bytes(), None).unwrap().thumbprint(),
+        Key::load_memory(set.as_bytes(), None).unwrap().thumbprint(),
         key.thumbprint()
     );
     let d = full["d"].as_str().unwrap();
     for bad in [public, mismatched, set.replace("\"keys\":[", "\"keys\":[1,")] {
-        if let Err(e) = Key::load(bad.as_bytes(), None) {
+        if let Err(e) = Key::load_memory(bad.as_bytes(), None) {
             assert!(!e.message().contains(d), "error text leaks the private key");
         }
     }
@@ -222,8 +236,8 @@ fn xorshift(state: &mut u64) -> u64 {
 #[test]
 fn truncated_flipped_and_random_inputs_never_panic() {
     let key = Key::generate(Algorithm::Es256).unwrap();
-    let pem = key.to_pkcs8_pem(None).unwrap();
-    let encrypted = key.to_pkcs8_pem(Some("pw")).unwrap();
+    let pem = key.private_pem(None).unwrap();
+    let encrypted = key.private_pem(Some("pw")).unwrap();
     let samples: Vec<Vec<u8>> = vec![
         pem.as_bytes().to_vec(),
         pem_to_der(&pem),
@@ -233,7 +247,7 @@ fn truncated_flipped_and_random_inputs_never_panic() {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     for (i, sample) in samples.iter().enumerate() {
         for cut in 0..sample.len() {
-            assert!(Key::load(&sample[..cut], Some("pw")).is_err() || cut > 100);
+            assert!(Key::load_memory(&sample[..cut], Some("pw")).is_err() || cut > 100);
         }
         // Each mutation of the encrypted key that still parses costs a full PBKDF2 run.
         let mutations = if i == samples.len() - 1 { 10 } else { 300 };
@@ -243,7 +257,7 @@ fn truncated_flipped_and_random_inputs_never_panic() {
                 let at = (xorshift(&mut state) % mutated.len() as u64) as usize;
                 mutated[at] = xorshift(&mut state) as u8;
             }
-            if let Ok(loaded) = Key::load(&mutated, Some("pw")) {
+            if let Ok(loaded) = Key::load_memory(&mutated, Some("pw")) {
                 // A mutation that still loads must still be a whole, usable key.
                 assert_eq!(loaded.thumbprint().len(), 43);
             }
@@ -256,9 +270,9 @@ fn truncated_flipped_and_random_inputs_never_panic() {
             if let Some(first) = der_like.first_mut() {
                 *first = 0x30;
             }
-            let result = Key::load(&random, None);
+            let result = Key::load_memory(&random, None);
             assert!(len > 0 || result.is_err(), "empty input is an error");
-            let _ = Key::load(&der_like, None);
+            let _ = Key::load_memory(&der_like, None);
         }
     }
 }

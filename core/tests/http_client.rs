@@ -1,6 +1,6 @@
 //! The DPoP HTTP client against the strict local test server, over real loopback HTTP(S).
 
-use dpop::{Algorithm, Client, ErrorKind, Key};
+use dpop_core::{Algorithm, Client, ErrorKind, Key, ManualClock};
 use dpop_testserver::{Config, Server};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -22,10 +22,16 @@ fn settings(server: &Server, extra: &str) -> String {
 }
 
 fn client_for(server: &Server) -> Client {
-    let client = Client::new();
+    client_with_clock(server).0
+}
+
+/// A client whose token cache tells time by a clock the test moves.
+fn client_with_clock(server: &Server) -> (Client, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let client = Client::with_clock(Arc::clone(&clock) as _);
     client.set_key(Arc::new(Key::generate(Algorithm::Es256).unwrap()));
-    client.set_token_settings(&settings(server, "")).unwrap();
-    client
+    client.set_auth_token(&settings(server, "")).unwrap();
+    (client, clock)
 }
 
 fn json(body: &[u8]) -> serde_json::Value {
@@ -66,7 +72,7 @@ fn client_secret_basic_authenticates() {
     let server = Server::start(config()).unwrap();
     let client = client_for(&server);
     client
-        .set_token_settings(&settings(&server, r#","auth_method":"client_secret_basic""#))
+        .set_auth_token(&settings(&server, r#","auth_method":"client_secret_basic""#))
         .unwrap();
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
     let token_request = &server.stats().requests[0];
@@ -87,10 +93,10 @@ fn proactive_refresh_replaces_a_token_before_it_expires() {
         ..config()
     })
     .unwrap();
-    let client = client_for(&server);
+    let (client, clock) = client_with_clock(&server);
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
     // Within the margin (capped at half the 2 s lifetime) but before expiry.
-    std::thread::sleep(Duration::from_millis(1300));
+    clock.advance(Duration::from_millis(1300));
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
     let stats = server.stats();
     assert_eq!(stats.client_credentials_grants, 2);
@@ -109,11 +115,11 @@ fn refresh_token_grant_is_used_when_issued() {
         ..config()
     })
     .unwrap();
-    let client = client_for(&server);
+    let (client, clock) = client_with_clock(&server);
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
-    std::thread::sleep(Duration::from_millis(1300));
+    clock.advance(Duration::from_millis(1300));
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
-    std::thread::sleep(Duration::from_millis(1300));
+    clock.advance(Duration::from_millis(1300));
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
     let stats = server.stats();
     assert_eq!(stats.client_credentials_grants, 1);
@@ -207,7 +213,7 @@ fn nonces_stay_with_their_origin() {
     let without = Server::start(config()).unwrap();
     let client = client_for(&with_nonces);
     assert_eq!(client.get(&with_nonces.api_url()).unwrap().status(), 200);
-    client.set_token_settings(&settings(&without, "")).unwrap();
+    client.set_auth_token(&settings(&without, "")).unwrap();
     let response = client.get(&without.api_url()).unwrap();
     assert_eq!(response.status(), 200, "{}", response.body_text());
     let stats = without.stats();
@@ -217,7 +223,7 @@ fn nonces_stay_with_their_origin() {
         .iter()
         .all(|r| !jwt_payload(header(&r.headers, "dpop")).contains_key("nonce")));
     // And back: the first server's nonce is still known and used, without a new demand.
-    client.set_token_settings(&settings(&with_nonces, "")).unwrap();
+    client.set_auth_token(&settings(&with_nonces, "")).unwrap();
     assert_eq!(client.get(&with_nonces.api_url()).unwrap().status(), 200);
     let stats = with_nonces.stats();
     assert_eq!((stats.nonce_rejections_token, stats.nonce_rejections_api), (1, 0));
@@ -301,10 +307,10 @@ fn session_log_masks_every_secret_token_and_proof() {
     .unwrap();
     let dir = tempdir("session-log");
     let log = dir.join("session.log");
-    let client = client_for(&server);
+    let (client, clock) = client_with_clock(&server);
     client.set_session_log(Some(&log)).unwrap();
     assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
-    std::thread::sleep(Duration::from_millis(1300));
+    clock.advance(Duration::from_millis(1300));
     let response = client
         .request(
             "POST",
@@ -390,7 +396,7 @@ fn plain_http_is_refused_beyond_loopback() {
     let err = client.get("ftp://example.com/").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::HttpUrl);
     client
-        .set_token_settings(&format!(
+        .set_auth_token(&format!(
             r#"{{"client_id":"a","client_secret":"{SECRET}","token_endpoint":"http://as.example/token"}}"#
         ))
         .unwrap();
@@ -459,7 +465,7 @@ fn token_endpoint_errors_are_reported_with_their_oauth_code() {
     let server = Server::start(config()).unwrap();
     let client = client_for(&server);
     client
-        .set_token_settings(&format!(
+        .set_auth_token(&format!(
             r#"{{"client_id":"m2m.dpop","client_secret":"wrong-secret-value","token_endpoint":"{}"}}"#,
             server.token_url()
         ))
@@ -469,10 +475,10 @@ fn token_endpoint_errors_are_reported_with_their_oauth_code() {
     assert!(err.message().contains("invalid_client"), "{err}");
     assert!(!err.message().contains("wrong-secret-value"));
     let no_key = Client::new();
-    no_key.set_token_settings(&settings(&server, "")).unwrap();
+    no_key.set_auth_token(&settings(&server, "")).unwrap();
     assert_eq!(
         no_key.get(&server.api_url()).unwrap_err().kind(),
-        ErrorKind::NoKey
+        ErrorKind::KeyNotLoaded
     );
 }
 

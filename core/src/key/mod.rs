@@ -9,8 +9,8 @@ mod jwk;
 mod parse;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::secret::Wiped;
 use base64ct::{Base64UrlUnpadded, Encoding};
+use dpop_wipe::Wiped;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use sha2::{Digest, Sha256};
@@ -92,19 +92,19 @@ pub struct Key {
 }
 
 impl Key {
+    /// Reads a key file and loads it as [`Key::load_memory`] does.
+    pub fn load(path: &std::path::Path, password: Option<&str>) -> Result<Key> {
+        let data = parse::read_key_file(path)?;
+        parse::load(&data, password)
+    }
+
     /// Loads a private key from PEM, DER or JWK bytes, detecting the format.
     ///
     /// Accepted: PEM `EC PRIVATE KEY` (SEC1), `PRIVATE KEY` and `ENCRYPTED PRIVATE KEY`
     /// (PKCS#8), the DER of each, and a private JWK (or a JWK Set holding one key).
     /// `password` is used only for encrypted keys.
-    pub fn load(data: &[u8], password: Option<&str>) -> Result<Key> {
+    pub fn load_memory(data: &[u8], password: Option<&str>) -> Result<Key> {
         parse::load(data, password)
-    }
-
-    /// Reads a key file and loads it as [`Key::load`] does.
-    pub fn load_file(path: &std::path::Path, password: Option<&str>) -> Result<Key> {
-        let data = parse::read_key_file(path)?;
-        parse::load(&data, password)
     }
 
     /// Generates a new key from the operating system's random source.
@@ -201,7 +201,7 @@ impl Key {
     }
 
     /// The signature algorithm of this key.
-    pub fn algorithm(&self) -> Algorithm {
+    pub fn alg(&self) -> Algorithm {
         self.alg
     }
 
@@ -222,7 +222,7 @@ impl Key {
 
     /// The private key as PKCS#8 PEM; encrypted (PBES2, PBKDF2-SHA256, AES-256-CBC) when a
     /// password is given.
-    pub fn to_pkcs8_pem(&self, password: Option<&str>) -> Result<Zeroizing<String>> {
+    pub fn private_pem(&self, password: Option<&str>) -> Result<Zeroizing<String>> {
         export::pkcs8_pem(self.alg, &self.private, password)
     }
 

@@ -1,0 +1,152 @@
+//! One request/response of the client: a fresh proof with the origin's latest nonce, the
+//! access token, the nonce learned from the answer, and the session log entry.
+
+use super::log::LoggedRequest;
+use super::token::AccessToken;
+use super::transport::{self, Transport};
+use super::{Client, Response};
+use crate::error::{Error, ErrorKind, Result};
+use crate::Proof;
+use zeroize::Zeroizing;
+
+/// A request URL that passed the transport policy, and its origin (which keys its nonce).
+pub(crate) struct Target<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) origin: String,
+}
+
+impl<'a> Target<'a> {
+    /// Checks `url` against the policy: absolute http(s), plain http only to loopback unless
+    /// `allow_insecure_http`.
+    pub(crate) fn new(url: &'a str, allow_insecure_http: bool) -> Result<Self> {
+        let parsed = transport::check_url(url, allow_insecure_http)?;
+        Ok(Self {
+            url,
+            origin: parsed.origin().ascii_serialization(),
+        })
+    }
+}
+
+/// One request as the client sends it.
+pub(crate) struct Exchange<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) target: &'a Target<'a>,
+    /// The access token to send (and bind the proof to), if any.
+    pub(crate) token: Option<&'a AccessToken>,
+    /// Extra headers, already checked.
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: &'a [u8],
+    /// Strings the session log must hide besides the token, the proof and the client secret
+    /// (a grant's refresh token, say).
+    pub(crate) secrets: &'a [&'a str],
+    /// The largest response body accepted.
+    pub(crate) max_body: u64,
+}
+
+impl Client {
+    /// Sends `request` once over `transport`.
+    pub(crate) fn exchange(&self, transport: &Transport, request: &Exchange<'_>) -> Result<Response> {
+        let Exchange {
+            method,
+            target,
+            token,
+            ..
+        } = *request;
+        let key = self.key.read().clone();
+        let needs_proof = token.is_none_or(AccessToken::is_dpop);
+        let proof = match (&key, needs_proof) {
+            (Some(key), true) => {
+                let nonce = self.nonces.get(&target.origin);
+                Some(
+                    Proof::new(method, target.url)
+                        .access_token(token.map(|t| t.value.as_str()))
+                        .nonce(nonce.as_deref())
+                        .sign(key)?,
+                )
+            }
+            (None, true) if token.is_some() || self.auth_token.read().is_some() => {
+                return Err(Error::new(
+                    ErrorKind::KeyNotLoaded,
+                    "no DPoP key is set on this HTTP object: set one before requesting tokens or APIs",
+                ));
+            }
+            _ => None,
+        };
+        let authorization = token.map(|t| {
+            let scheme = if t.is_dpop() { "DPoP" } else { "Bearer" };
+            Zeroizing::new(format!("{scheme} {}", t.value.as_str()))
+        });
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(request.headers.len() + 2);
+        if let Some(proof) = &proof {
+            headers.push(("DPoP", proof));
+        }
+        if let Some(authorization) = &authorization {
+            headers.push(("Authorization", authorization));
+        }
+        headers.extend_from_slice(request.headers);
+
+        let started = std::time::Instant::now();
+        let outcome = transport::send(
+            &transport.agent,
+            request.max_body,
+            method,
+            target.url,
+            &headers,
+            request.body,
+        );
+        if let Ok(response) = &outcome {
+            if let Some(nonce) = response.header_values("dpop-nonce").next() {
+                if crate::proof::is_valid_nonce(nonce) {
+                    self.nonces.put(&target.origin, nonce);
+                }
+            }
+        }
+        if self.log.enabled() {
+            let mut secrets: Vec<&str> = request.secrets.to_vec();
+            secrets.extend(proof.as_deref());
+            secrets.extend(token.map(|t| t.value.as_str()));
+            secrets.extend(token.and_then(|t| t.refresh_token.as_deref()).map(String::as_str));
+            let settings = self.auth_token.read().clone();
+            secrets.extend(settings.as_ref().map(|s| s.client_secret.as_str()));
+            let logged = LoggedRequest {
+                method,
+                url: target.url,
+                headers: &headers,
+                body: request.body,
+            };
+            self.log
+                .record(&logged, outcome.as_ref(), started.elapsed(), &secrets);
+        }
+        outcome
+    }
+}
+
+/// Headers libdpop sets itself; extra headers may not set them.
+const RESERVED_HEADERS: [&str; 5] = [
+    "authorization",
+    "dpop",
+    "host",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// Extra request headers: valid names and values, none of those libdpop sets itself.
+pub(crate) fn check_headers(headers: &[(&str, &str)]) -> Result<()> {
+    for (name, value) in headers {
+        if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("the header '{name}' is set by libdpop and cannot be given"),
+            ));
+        }
+        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || ureq::http::HeaderValue::from_str(value).is_err()
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("the header '{}' is not a valid HTTP header", name.escape_debug()),
+            ));
+        }
+    }
+    Ok(())
+}

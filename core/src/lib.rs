@@ -1,0 +1,19 @@
+//! dpop-core: OAuth 2.0 DPoP (RFC 9449) for programs that cannot easily do it themselves.
+//!
+//! Keys ([`Key`]), proofs ([`Proof`]) and the DPoP HTTP client ([`Client`]: tokens, nonces,
+//! retries, the session log), in safe Rust. This crate knows nothing of C or COM: libdpop's C
+//! ABI (the `dpop` crate) and its COM objects are thin boundaries over it.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod clock;
+mod error;
+mod http;
+mod key;
+mod proof;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ErrorKind, Result};
+pub use http::{parse_header_lines, Client, Response};
+pub use key::{Algorithm, Key};
+pub use proof::{ath, htu, Proof};
