@@ -333,6 +333,13 @@ DPOP_API DPOP_CALL const char *dpop_last_error_message(void);
 DPOP_API DPOP_CALL struct dpop_http *dpop_http_new(void);
 
 /**
+ * Frees an HTTP object, its cached token, its connections and every thread's results
+ * (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
+ * nothing. Must not be called twice, nor while another thread uses the object.
+ */
+DPOP_API DPOP_CALL void dpop_http_free(struct dpop_http *http);
+
+/**
  * Sets the key that signs every proof of this object (Chilkat's `SetDPoPKey`). The object
  * keeps the key it is given, even if `key` is loaded again or freed later. A token fetched
  * with another key is dropped.
@@ -471,18 +478,18 @@ DPOP_API DPOP_CALL dpop_status dpop_http_last_error_text(const struct dpop_http 
 DPOP_API DPOP_CALL dpop_status dpop_http_token_info(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);
 
 /**
- * Frees an HTTP object, its cached token, its connections and every thread's results
- * (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
- * nothing. Must not be called twice, nor while another thread uses the object.
- */
-DPOP_API DPOP_CALL void dpop_http_free(struct dpop_http *http);
-
-/**
  * Creates an empty key handle. Returns NULL only if libdpop fails internally.
  *
  * Free it with `dpop_key_free`.
  */
 DPOP_API DPOP_CALL struct dpop_key *dpop_key_new(void);
+
+/**
+ * Frees a key handle and zeroizes its private key. `dpop_key_free(NULL)` does nothing.
+ *
+ * Must not be called twice on the same handle, nor while another thread uses it.
+ */
+DPOP_API DPOP_CALL void dpop_key_free(struct dpop_key *key);
 
 /**
  * Loads a private key from a file, detecting its format.
@@ -556,13 +563,6 @@ DPOP_API DPOP_CALL dpop_status dpop_key_private_pem(const struct dpop_key *key, 
 DPOP_API DPOP_CALL dpop_status dpop_key_last_error_text(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
 
 /**
- * Frees a key handle and zeroizes its private key. `dpop_key_free(NULL)` does nothing.
- *
- * Must not be called twice on the same handle, nor while another thread uses it.
- */
-DPOP_API DPOP_CALL void dpop_key_free(struct dpop_key *key);
-
-/**
  * Signs a DPoP proof JWT (RFC 9449 §4.2) with `key` and copies the compact JWS into `buf`.
  *
  * - `method`: the request's HTTP method, e.g. `"GET"` (`htm`).
@@ -581,6 +581,11 @@ DPOP_API DPOP_CALL void dpop_key_free(struct dpop_key *key);
  * The error is recorded on the key handle too.
  */
 DPOP_API DPOP_CALL dpop_status dpop_proof_create(const struct dpop_key *key, const char *method, const char *url, const char *access_token, const char *nonce, const char *extra_claims, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
+ */
+DPOP_API DPOP_CALL void dpop_response_free(struct dpop_response *response);
 
 /**
  * The HTTP status code, or 0 when `response` is NULL.
@@ -606,11 +611,6 @@ DPOP_API DPOP_CALL dpop_status dpop_response_header(const struct dpop_response *
  * into `buf`. Strings out as for `dpop_key_public_jwk`.
  */
 DPOP_API DPOP_CALL dpop_status dpop_response_headers(const struct dpop_response *response, char *buf, size_t buf_len, size_t *out_size);
-
-/**
- * Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
- */
-DPOP_API DPOP_CALL void dpop_response_free(struct dpop_response *response);
 
 /**
  * The version of the loaded library, `"MAJOR.MINOR.PATCH"`. Static: never free it.

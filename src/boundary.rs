@@ -83,7 +83,7 @@ fn run<'a, T>(function: &str, body: impl FnOnce(&mut Call<'a>) -> FfiResult<T>) 
     let (code, message) = match outcome {
         Ok(Ok(value)) => {
             if let Some(records) = call.records {
-                records.update(|r| r.error.clear());
+                records.clear_error();
             }
             return Ok(value);
         }

@@ -49,6 +49,17 @@ pub extern "C" fn dpop_http_new() -> *mut dpop_http {
     handle::new("dpop_http_new", dpop_http::default)
 }
 
+/// Frees an HTTP object, its cached token, its connections and every thread's results
+/// (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
+/// nothing. Must not be called twice, nor while another thread uses the object.
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_http_free(http: *mut dpop_http) {
+    // SAFETY: the header requires `http` to be NULL or a handle from `dpop_http_new` that is
+    // freed once and that no other call uses any more.
+    unsafe { handle::free("dpop_http_free", http) }
+}
+
 /// Sets the key that signs every proof of this object (Chilkat's `SetDPoPKey`). The object
 /// keeps the key it is given, even if `key` is loaded again or freed later. A token fetched
 /// with another key is dropped.
@@ -373,15 +384,4 @@ pub extern "C" fn dpop_http_token_info(
             .ok_or_else(|| FfiError::new(DPOP_ERR_NOT_FOUND, "there is no access token yet"))?;
         out.write(&info)
     })
-}
-
-/// Frees an HTTP object, its cached token, its connections and every thread's results
-/// (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
-/// nothing. Must not be called twice, nor while another thread uses the object.
-#[system_abi]
-#[no_mangle]
-pub extern "C" fn dpop_http_free(http: *mut dpop_http) {
-    // SAFETY: the header requires `http` to be NULL or a handle from `dpop_http_new` that is
-    // freed once and that no other call uses any more.
-    unsafe { handle::free("dpop_http_free", http) }
 }

@@ -61,6 +61,17 @@ pub extern "C" fn dpop_key_new() -> *mut dpop_key {
     handle::new("dpop_key_new", dpop_key::default)
 }
 
+/// Frees a key handle and zeroizes its private key. `dpop_key_free(NULL)` does nothing.
+///
+/// Must not be called twice on the same handle, nor while another thread uses it.
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_key_free(key: *mut dpop_key) {
+    // SAFETY: the header requires `key` to be NULL or a handle from `dpop_key_new` that is
+    // freed once and that no other call uses any more.
+    unsafe { handle::free("dpop_key_free", key) }
+}
+
 /// Loads a private key from a file, detecting its format.
 ///
 /// Formats: PEM `EC PRIVATE KEY` (SEC1), `PRIVATE KEY` (PKCS#8), `ENCRYPTED PRIVATE KEY`
@@ -269,15 +280,4 @@ pub extern "C" fn dpop_key_last_error_text(
     // SAFETY: the header requires `key` to be NULL or a live handle from `dpop_key_new`, `buf`
     // to be NULL or `buf_len` writable bytes and `out_size` to be NULL or writable.
     unsafe { handle::last_error_text(key, buf, buf_len, out_size) }
-}
-
-/// Frees a key handle and zeroizes its private key. `dpop_key_free(NULL)` does nothing.
-///
-/// Must not be called twice on the same handle, nor while another thread uses it.
-#[system_abi]
-#[no_mangle]
-pub extern "C" fn dpop_key_free(key: *mut dpop_key) {
-    // SAFETY: the header requires `key` to be NULL or a handle from `dpop_key_new` that is
-    // freed once and that no other call uses any more.
-    unsafe { handle::free("dpop_key_free", key) }
 }

@@ -51,6 +51,14 @@ impl Records {
         f(record)
     }
 
+    /// Clears the calling thread's error text, if it has a record (a success makes none).
+    pub(crate) fn clear_error(&self) {
+        let thread = std::thread::current().id();
+        if let Some(record) = self.map.by_thread.lock().get_mut(&thread) {
+            record.error.clear();
+        }
+    }
+
     /// Runs `f` on the calling thread's record, or on `None` when it has none; never makes one.
     pub(crate) fn read<R>(&self, f: impl FnOnce(Option<&Record>) -> R) -> R {
         let thread = std::thread::current().id();
@@ -114,6 +122,8 @@ mod tests {
         let records = Records::default();
         assert!(records.read(|r| r.is_none()));
         assert_eq!(records.threads(), 0);
+        records.clear_error();
+        assert_eq!(records.threads(), 0, "clearing an error makes no record");
         records.update(|r| r.status = 200);
         assert_eq!(records.read(|r| r.map(|r| r.status)), Some(200));
         std::thread::scope(|s| {

@@ -32,6 +32,15 @@ impl dpop_response {
     }
 }
 
+/// Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_response_free(response: *mut dpop_response) {
+    // SAFETY: the header requires `response` to be NULL or a response from `dpop_http_request`
+    // that is freed once and that no other call uses any more.
+    unsafe { handle::free("dpop_response_free", response) }
+}
+
 /// The HTTP status code, or 0 when `response` is NULL.
 #[system_abi]
 #[no_mangle]
@@ -107,13 +116,4 @@ pub extern "C" fn dpop_response_headers(
         let out = unsafe { OutString::new(buf, buf_len, out_size) };
         out.write(&response.response.headers_text())
     })
-}
-
-/// Frees a response. `dpop_response_free(NULL)` does nothing; must not be called twice.
-#[system_abi]
-#[no_mangle]
-pub extern "C" fn dpop_response_free(response: *mut dpop_response) {
-    // SAFETY: the header requires `response` to be NULL or a response from `dpop_http_request`
-    // that is freed once and that no other call uses any more.
-    unsafe { handle::free("dpop_response_free", response) }
 }
