@@ -14,6 +14,6 @@ mod proof;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
-pub use http::{parse_header_lines, Client, Response};
+pub use http::{parse_header_lines, Client, ClientSettings, Response};
 pub use key::{Algorithm, Key};
 pub use proof::{ath, htu, Proof};

@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,7 +39,8 @@ const SECRET_FIELDS: [&str; 8] = [
 #[derive(Default)]
 pub(crate) struct SessionLog {
     enabled: AtomicBool,
-    file: Mutex<Option<File>>,
+    /// The open log and the path it was opened at.
+    file: Mutex<Option<(File, PathBuf)>>,
 }
 
 /// What the log needs of a request.
@@ -64,7 +65,8 @@ impl SessionLog {
                             ErrorKind::Io,
                             format!("cannot open the session log '{}': {e}", path.display()),
                         )
-                    })?,
+                    })
+                    .map(|file| (file, path.to_path_buf()))?,
             ),
             None => None,
         };
@@ -72,6 +74,11 @@ impl SessionLog {
         self.enabled.store(file.is_some(), Ordering::Release);
         *slot = file;
         Ok(())
+    }
+
+    /// The path the log is written to, if logging is on.
+    pub(crate) fn path(&self) -> Option<PathBuf> {
+        self.file.lock().as_ref().map(|(_, path)| path.clone())
     }
 
     /// Cheap check, so that requests do no log work when logging is off.
@@ -119,7 +126,7 @@ impl SessionLog {
         for secret in secrets.iter().filter(|s| s.len() >= 4) {
             text = text.replace(secret, MASK);
         }
-        if let Some(file) = self.file.lock().as_mut() {
+        if let Some((file, _)) = self.file.lock().as_mut() {
             // Logging must never fail a request; a full disk loses log lines only.
             let _ = file.write_all(text.as_bytes());
         }

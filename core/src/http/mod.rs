@@ -16,6 +16,7 @@ mod token;
 mod transport;
 
 pub use response::Response;
+pub use settings::ClientSettings;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};

@@ -8,7 +8,7 @@ use super::transport::{self, Transport, TransportSettings};
 use super::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::Key;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -108,16 +108,24 @@ impl Client {
 
     /// Connect and read timeouts; each must be greater than zero.
     pub fn set_timeouts(&self, connect: Duration, read: Duration) -> Result<()> {
-        if connect.is_zero() || read.is_zero() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "timeouts must be greater than 0 ms",
-            ));
-        }
+        check_timeout(connect)?;
+        check_timeout(read)?;
         self.update_transport(|s| {
             s.connect_timeout = connect;
             s.read_timeout = read;
         })
+    }
+
+    /// The connect timeout alone (greater than zero).
+    pub fn set_connect_timeout(&self, connect: Duration) -> Result<()> {
+        check_timeout(connect)?;
+        self.update_transport(|s| s.connect_timeout = connect)
+    }
+
+    /// The read timeout alone (greater than zero).
+    pub fn set_read_timeout(&self, read: Duration) -> Result<()> {
+        check_timeout(read)?;
+        self.update_transport(|s| s.read_timeout = read)
     }
 
     /// Adds the certificates of a PEM CA bundle to the built-in roots (`None` removes them).
@@ -126,7 +134,10 @@ impl Client {
             Some(path) => transport::load_ca_file(path)?,
             None => Vec::new(),
         };
-        self.update_transport(|s| s.extra_roots = roots)
+        self.update_transport(|s| {
+            s.extra_roots = roots;
+            s.ca_file = path.map(Path::to_path_buf);
+        })
     }
 
     /// Sends requests through an HTTP proxy (`http://host:port`), or directly with `None`.
@@ -166,11 +177,66 @@ impl Client {
         Ok(())
     }
 
+    /// The settings as the setters left them, secrets left out.
+    pub fn settings(&self) -> ClientSettings {
+        let transport = Arc::clone(&self.transport.read());
+        let options = *self.options.read();
+        let s = &transport.settings;
+        ClientSettings {
+            auth_token: self.auth_token.read().as_ref().map(|a| a.public_json.clone()),
+            session_log: self.log.path(),
+            connect_timeout: s.connect_timeout,
+            read_timeout: s.read_timeout,
+            user_agent: s.user_agent.clone(),
+            ca_file: s.ca_file.clone(),
+            accept_bearer: options.accept_bearer,
+            refresh_margin: options.refresh_margin,
+            allow_insecure_http: s.allow_insecure_http,
+            max_response_size: s.max_body,
+        }
+    }
+
     /// The transport settings now in force (for tests).
     #[cfg(test)]
     pub(crate) fn transport_settings(&self) -> TransportSettings {
         self.transport.read().settings.clone()
     }
+}
+
+/// A client's settings as [`Client::settings`] reads them back (for hosts with property gets,
+/// such as the COM objects). The client secret and the proxy are left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// The AuthToken JSON without `client_secret`, if set.
+    pub auth_token: Option<String>,
+    /// The session log file, if logging is on.
+    pub session_log: Option<PathBuf>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long to wait for the response's headers and for its body.
+    pub read_timeout: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// The extra CA file, if set.
+    pub ca_file: Option<PathBuf>,
+    /// Whether a `Bearer` token from the token endpoint is accepted.
+    pub accept_bearer: bool,
+    /// How long before its expiry a token is replaced.
+    pub refresh_margin: Duration,
+    /// Whether plain `http://` is allowed to hosts other than loopback.
+    pub allow_insecure_http: bool,
+    /// The largest response body accepted, in bytes.
+    pub max_response_size: u64,
+}
+
+fn check_timeout(timeout: Duration) -> Result<()> {
+    if timeout.is_zero() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "timeouts must be greater than 0 ms",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -208,6 +274,31 @@ mod tests {
         assert_eq!(settings.user_agent, format!("agent-{ROUNDS}"));
         assert_eq!(settings.read_timeout, Duration::from_millis(ROUNDS.into()));
         assert_eq!(settings.max_body, u64::from(ROUNDS));
+    }
+
+    #[test]
+    fn settings_read_back_as_set_without_the_secret() {
+        let client = Client::new();
+        let defaults = client.settings();
+        assert_eq!(defaults.connect_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.auth_token, None);
+        client
+            .set_auth_token(
+                r#"{"client_id":"a","client_secret":"s3cr3t-hidden","token_endpoint":"https://as/t"}"#,
+            )
+            .unwrap();
+        client.set_connect_timeout(Duration::from_secs(3)).unwrap();
+        client.set_read_timeout(Duration::from_secs(7)).unwrap();
+        client.set_accept_bearer(true);
+        let settings = client.settings();
+        assert_eq!(settings.connect_timeout, Duration::from_secs(3));
+        assert_eq!(settings.read_timeout, Duration::from_secs(7));
+        assert!(settings.accept_bearer);
+        let json = settings.auth_token.unwrap();
+        assert!(
+            json.contains(r#""client_id":"a""#) && !json.contains("s3cr3t-hidden"),
+            "{json}"
+        );
     }
 
     #[test]

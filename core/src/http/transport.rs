@@ -29,6 +29,8 @@ pub(crate) struct TransportSettings {
     pub(crate) read_timeout: Duration,
     /// Extra trusted roots from a CA bundle file, added to the built-in ones.
     pub(crate) extra_roots: Vec<Certificate<'static>>,
+    /// The file `extra_roots` came from.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     pub(crate) proxy: Option<String>,
     pub(crate) user_agent: String,
     pub(crate) allow_insecure_http: bool,
@@ -41,6 +43,7 @@ impl Default for TransportSettings {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             extra_roots: Vec::new(),
+            ca_file: None,
             proxy: None,
             user_agent: concat!("libdpop/", env!("CARGO_PKG_VERSION")).to_string(),
             allow_insecure_http: false,

@@ -226,6 +226,25 @@ impl Key {
         export::pkcs8_pem(self.alg, &self.private, password)
     }
 
+    /// Writes the private key to a new or replaced file at `path` as [`Key::private_pem`] makes
+    /// it; on Unix the file is created readable by its owner only.
+    pub fn save_private_pem(&self, path: &std::path::Path, password: Option<&str>) -> Result<()> {
+        use std::io::Write;
+        let pem = self.private_pem(password)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let io_error = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot write the key file '{}': {e}", path.display()),
+            )
+        };
+        let mut file = options.open(path).map_err(io_error)?;
+        file.write_all(pem.as_bytes()).map_err(io_error)
+    }
+
     /// base64url of the protected header every proof of this key carries.
     pub(crate) fn header_b64(&self) -> &str {
         &self.header_b64

@@ -276,3 +276,33 @@ fn truncated_flipped_and_random_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_saved_key_loads_back_and_only_its_owner_may_read_it() {
+    let dir = std::env::temp_dir().join(format!("dpop-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = Key::generate(Algorithm::Es384).unwrap();
+    let plain = dir.join("plain.pem");
+    let sealed = dir.join("sealed.pem");
+    key.save_private_pem(&plain, None).unwrap();
+    key.save_private_pem(&sealed, Some("pw-9")).unwrap();
+    assert_eq!(Key::load(&plain, None).unwrap().thumbprint(), key.thumbprint());
+    assert_eq!(
+        Key::load(&sealed, Some("pw-9")).unwrap().thumbprint(),
+        key.thumbprint()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let missing = dir.join("no-such-dir").join("k.pem");
+    assert_eq!(
+        key.save_private_pem(&missing, None).unwrap_err().kind(),
+        ErrorKind::Io
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

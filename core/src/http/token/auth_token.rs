@@ -23,6 +23,8 @@ pub(crate) struct AuthToken {
     pub(crate) resources: Vec<String>,
     pub(crate) auth_method: AuthMethod,
     pub(crate) extra_params: Vec<(String, String)>,
+    /// The settings as JSON without the client secret, for hosts that read them back.
+    pub(crate) public_json: String,
 }
 
 const KNOWN_MEMBERS: [&str; 8] = [
@@ -104,7 +106,10 @@ impl AuthToken {
             Some(Value::Object(map)) => string_pairs(map)?,
             Some(_) => return Err(config_error("the token setting 'extra_params' is not an object")),
         };
+        let mut public = members.clone();
+        public.remove("client_secret");
         Ok(Self {
+            public_json: Value::Object(public).to_string(),
             client_id: required("client_id")?,
             client_secret: Zeroizing::new(required("client_secret")?),
             token_endpoint,
@@ -139,6 +144,11 @@ mod tests {
         assert_eq!(s.client_secret.as_str(), "secret");
         assert_eq!(s.scope.as_deref(), Some("api"));
         assert_eq!(s.auth_method, AuthMethod::ClientSecretPost);
+        assert_eq!(
+            s.public_json,
+            r#"{"client_id":"m2m.dpop","scope":"api","token_endpoint":"https://as.example/connect/token"}"#,
+            "read back without the secret"
+        );
         let s = AuthToken::from_json(
             r#"{"client_id":"a","client_secret":"b","token_endpoint":"https://as/t","auth_method":"client_secret_basic",
                 "resource":["https://r1","https://r2"],"audience":"aud","extra_params":{"x":"1"}}"#,
