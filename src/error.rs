@@ -178,19 +178,21 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
     }
 }
 
+/// The name of a status code, `"DPOP_ERR_UNKNOWN"` for a code that is none of libdpop's.
+pub(crate) fn name_of(code: dpop_status) -> &'static std::ffi::CStr {
+    CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(c"DPOP_ERR_UNKNOWN", |(_, name)| name)
+}
+
 /// The name of a status code (`"DPOP_ERR_KEY_RSA"`), or `"DPOP_ERR_UNKNOWN"`.
 ///
 /// The string is static: never free it.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_error_name(code: dpop_status) -> *const c_char {
-    boundary::read_only(c"DPOP_ERR_UNKNOWN".as_ptr(), || {
-        CODES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map_or(c"DPOP_ERR_UNKNOWN", |(_, name)| name)
-            .as_ptr()
-    })
+    boundary::read_only(c"DPOP_ERR_UNKNOWN".as_ptr(), || name_of(code).as_ptr())
 }
 
 /// The status code of the last failed libdpop call on this thread (`DPOP_OK` if none failed).

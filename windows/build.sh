@@ -2,29 +2,36 @@
 # make windows: builds dpop.dll for x86_64 and i686 (32-bit) Windows from the same sources,
 # checks both export tables against include/dpop.h (and stdcall on i686), makes the import
 # libraries, compiles the C programs with mingw-w64 and runs them under Wine against the
-# local DPoP test server (which runs natively on 127.0.0.1).
+# local DPoP test server (which runs natively on 127.0.0.1). The DLL is also an in-process COM
+# server (src/com, type library compiled by widl and embedded); tests/com/run.sh registers it in
+# a fresh Wine prefix and runs the COM tests (scripts, C clients, type library, registration).
 #
 # Needs Debian's rustc-web, cargo-web and rust-web-src (they build std for Windows; rustup has
-# no Windows targets here), gcc-mingw-w64-{x86-64,i686} and wine64: .ci/run installs them.
+# no Windows targets here), gcc-mingw-w64-{x86-64,i686}, mingw-w64-tools (widl), libwine-dev
+# (oaidl.idl for widl) and wine64: .ci/run installs them.
 # Targets: x86_64-win7-windows-gnu and i686-win7-windows-gnu, which run on Windows 7 and later
 # and import no bcryptprimitives.dll (Wine 8 lacks it).
 #
-# Output in build/windows/<arch>/: dpop.dll (stripped), libdpop.dll.a (import library; on i686
-# made from dpop.def so callers that declare the functions WINAPI/__stdcall link), dpop.def,
-# dpop.h, and the test programs.
+# Output in build/windows/<arch>/: dpop.dll (stripped; on x86_64 also as dpop64.dll, the name
+# 64-bit DataFlex programs load), libdpop.dll.a (import library; on i686 made from dpop.def so
+# callers that declare the functions WINAPI/__stdcall link), dpop.def, dpop.h, and the test
+# programs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/windows
 mkdir -p "$out"
 
 missing=()
-for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc i686-w64-mingw32-dlltool wine; do
+for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc i686-w64-mingw32-dlltool \
+            x86_64-w64-mingw32-widl i686-w64-mingw32-widl x86_64-w64-mingw32-windres i686-w64-mingw32-windres wine; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 [ -d /usr/lib/rustlib/src/rust/library ] || missing+=("rust-web-src")
+[ -f /usr/include/wine/wine/windows/oaidl.idl ] || missing+=("oaidl.idl (libwine-dev)")
 if [ ${#missing[@]} -gt 0 ]; then
     echo "make windows: missing ${missing[*]}; install rustc-web cargo-web rust-web-src" \
-         "gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 g++-mingw-w64-x86-64 g++-mingw-w64-i686 wine64 (see .ci/run)" >&2
+         "gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 g++-mingw-w64-x86-64 g++-mingw-w64-i686 mingw-w64-tools" \
+         "libwine-dev wine64 (see .ci/run)" >&2
     exit 1
 fi
 
@@ -44,6 +51,7 @@ build_arch() {
     local built=target-windows/$target/release dist=$out/$arch
     mkdir -p "$dist"
     "$cc-strip" -o "$dist/dpop.dll" "$built/dpop.dll"
+    [ "$arch" = x86_64 ] && cp "$dist/dpop.dll" "$dist/dpop64.dll"
     cp include/dpop.h "$dist/"
     python3 windows/check_exports.py include/dpop.h "$dist/dpop.dll" "$arch" "$dist/dpop.def"
     if [ "$arch" = i686 ]; then
@@ -111,6 +119,8 @@ PY
     echo "== $arch under Wine: the C++ binding's test"
     BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:cpp-binding-secret-7Hs2Lq -- \
         env DPOP_CLIENT_SECRET=cpp-binding-secret-7Hs2Lq wine "$run/cpp_test_dpop.exe"
+    echo "== $arch under Wine: the COM server"
+    tests/com/run.sh "$dist"
 }
 
 [ -x target/release/dpop-test-server ] || cargo build -q --release -p dpop-testserver --bin dpop-test-server
@@ -132,5 +142,7 @@ fi
 
 echo
 echo "make windows summary:"
-echo "  x86_64 dpop.dll: built, exports checked, C programs and the C++ binding's test passed under Wine"
-echo "  i686   dpop.dll: built, exports checked (undecorated, stdcall), import library from dpop.def; programs $i686_run"
+echo "  x86_64 dpop.dll (and dpop64.dll): built, exports checked, C programs, the C++ binding's test and the"
+echo "         COM server's tests (tests/com/run.sh) passed under Wine"
+echo "  i686   dpop.dll: built with the COM server, exports checked (undecorated, stdcall, COM entry points"
+echo "         included), import library from dpop.def; programs $i686_run"

@@ -31,6 +31,18 @@ def header_functions(path):
     return functions
 
 
+# The in-process COM server's entry points (src/com): exported besides the header's functions,
+# stdcall on i686 like every export, and left out of the import library (COM finds them by
+# GetProcAddress). Name -> number of parameters.
+COM_SERVER = {
+    "DllCanUnloadNow": 0,
+    "DllGetClassObject": 3,
+    "DllInstall": 2,
+    "DllRegisterServer": 0,
+    "DllUnregisterServer": 0,
+}
+
+
 def objdump(arch):
     return {"x86_64": "x86_64-w64-mingw32-objdump", "i686": "i686-w64-mingw32-objdump"}[arch]
 
@@ -81,11 +93,13 @@ def main():
 
     for name in sorted(declared):
         check(name in exported, f"{name} is declared in the header but not exported by {dll}")
+    for name in sorted(COM_SERVER):
+        check(name in exported, f"{name} (COM server) is not exported by {dll}")
     for name in sorted(exported):
-        check(name in declared, f"{name} is exported but not declared in the header")
+        check(name in declared or name in COM_SERVER, f"{name} is exported but not declared in the header")
         check("@" not in name and not name.startswith("_"), f"{name} is a decorated name")
     if arch == "i686":
-        for name, count in sorted(declared.items()):
+        for name, count in sorted({**declared, **COM_SERVER}.items()):
             if name not in exported:
                 continue
             ret = first_return(dll, arch, exported[name])
