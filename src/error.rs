@@ -175,6 +175,7 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
         ErrorKind::TokenResponse => DPOP_ERR_TOKEN_RESPONSE,
         ErrorKind::TokenBearer => DPOP_ERR_TOKEN_BEARER,
         ErrorKind::NonceRejected => DPOP_ERR_NONCE_REJECTED,
+        ErrorKind::Internal => DPOP_ERR_PANIC,
     }
 }
 

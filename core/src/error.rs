@@ -73,6 +73,8 @@ pub enum ErrorKind {
     TokenBearer,
     /// A server demanded a new DPoP nonce again right after a retry with its nonce.
     NonceRejected,
+    /// libdpop failed internally (a caught panic); please report it.
+    Internal,
 }
 
 /// An error: its kind and a message that names the problem.

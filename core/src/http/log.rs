@@ -98,39 +98,51 @@ impl SessionLog {
         if !self.enabled() {
             return;
         }
-        let mut text = format!(
-            "---- {} request\n{} {}\n",
-            timestamp(),
-            request.method,
-            request.url
-        );
-        for (name, value) in request.headers {
-            push_header(&mut text, name, value);
-        }
-        push_body(&mut text, request.body);
-        match outcome {
-            Ok(response) => {
-                text.push_str(&format!(
-                    "---- response {} ({} ms)\n",
-                    response.status,
-                    elapsed.as_millis()
-                ));
-                for (name, value) in &response.headers {
-                    push_header(&mut text, name, value);
-                }
-                push_body(&mut text, &response.body);
-            }
-            Err(e) => text.push_str(&format!("---- no response ({} ms): {e}\n", elapsed.as_millis())),
-        }
-        text.push('\n');
-        for secret in secrets.iter().filter(|s| s.len() >= 4) {
-            text = text.replace(secret, MASK);
-        }
+        let text = render(request, outcome, elapsed, secrets);
         if let Some((file, _)) = self.file.lock().as_mut() {
             // Logging must never fail a request; a full disk loses log lines only.
             let _ = file.write_all(text.as_bytes());
         }
     }
+}
+
+/// One exchange as the session log writes it: headers and bodies masked, and every string of
+/// `secrets` replaced wherever it appears.
+pub(crate) fn render(
+    request: &LoggedRequest<'_>,
+    outcome: std::result::Result<&Response, &Error>,
+    elapsed: Duration,
+    secrets: &[&str],
+) -> String {
+    let mut text = format!(
+        "---- {} request\n{} {}\n",
+        timestamp(),
+        request.method,
+        request.url
+    );
+    for (name, value) in request.headers {
+        push_header(&mut text, name, value);
+    }
+    push_body(&mut text, request.body);
+    match outcome {
+        Ok(response) => {
+            text.push_str(&format!(
+                "---- response {} ({} ms)\n",
+                response.status,
+                elapsed.as_millis()
+            ));
+            for (name, value) in &response.headers {
+                push_header(&mut text, name, value);
+            }
+            push_body(&mut text, &response.body);
+        }
+        Err(e) => text.push_str(&format!("---- no response ({} ms): {e}\n", elapsed.as_millis())),
+    }
+    text.push('\n');
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        text = text.replace(secret, MASK);
+    }
+    text
 }
 
 /// Header names are written lower-case, as they go on the wire (HTTP/1.1 through `http`).

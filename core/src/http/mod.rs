@@ -6,13 +6,13 @@
 //! network I/O. This file holds the request path, top-down: [`Client::request`], the token it
 //! needs ([`token`]), and one [`exchange`] per attempt. The setters are in [`settings`].
 
-mod challenge;
+pub(crate) mod challenge;
 mod exchange;
-mod log;
+pub(crate) mod log;
 mod nonce;
 mod response;
 mod settings;
-mod token;
+pub(crate) mod token;
 mod transport;
 
 pub use response::Response;
@@ -44,6 +44,9 @@ pub struct Client {
     log: SessionLog,
     clock: Arc<dyn Clock>,
 }
+
+/// How often a request reads the settings again when they changed during its token request.
+const SETTINGS_CHANGE_RETRIES: usize = 3;
 
 #[derive(Clone, Copy)]
 struct Options {
@@ -152,23 +155,35 @@ impl Client {
     /// The token for the next request: the host's own, the cached one, or a fetched one;
     /// `None` when neither token settings nor a token were given.
     fn current_token(&self, transport: &Transport) -> Result<Option<Arc<AccessToken>>> {
-        if let Some(token) = self.tokens.peek().filter(|t| t.manual) {
-            return Ok(Some(token));
+        // The settings may change while a token is fetched; the fetch is then dropped and the
+        // settings read again. Each try reads the epoch before the settings.
+        for _ in 0..SETTINGS_CHANGE_RETRIES {
+            let epoch = self.tokens.epoch();
+            if let Some(token) = self.tokens.peek().filter(|t| t.manual) {
+                return Ok(Some(token));
+            }
+            let Some(settings) = self.auth_token.read().clone() else {
+                return Ok(None);
+            };
+            let options = *self.options.read();
+            let grant = GrantContext {
+                settings: &settings,
+                accept_bearer: options.accept_bearer,
+                allow_insecure_http: transport.settings.allow_insecure_http,
+                clock: self.clock.as_ref(),
+                send: &|request| self.exchange(transport, request),
+            };
+            let fetched = self.tokens.get(epoch, options.refresh_margin, None, |old| {
+                token::fetch(&grant, old)
+            })?;
+            if let Some(token) = fetched {
+                return Ok(Some(token));
+            }
         }
-        let Some(settings) = self.auth_token.read().clone() else {
-            return Ok(None);
-        };
-        let options = *self.options.read();
-        let grant = GrantContext {
-            settings: &settings,
-            accept_bearer: options.accept_bearer,
-            allow_insecure_http: transport.settings.allow_insecure_http,
-            clock: self.clock.as_ref(),
-            send: &|request| self.exchange(transport, request),
-        };
-        self.tokens
-            .get(options.refresh_margin, |old| token::fetch(&grant, old))
-            .map(Some)
+        Err(Error::new(
+            ErrorKind::TokenConfig,
+            "the token settings or the key changed during every token request; try the request again",
+        ))
     }
 }
 

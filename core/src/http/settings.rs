@@ -15,12 +15,11 @@ use zeroize::Zeroizing;
 
 impl Client {
     /// Sets the key every proof is signed with. A fetched token is bound to the previous key,
-    /// so it is dropped.
+    /// so it is dropped, and so is the outcome of a token request in flight (settings are
+    /// written before the token cache's epoch changes, see `TokenCache::epoch`).
     pub fn set_key(&self, key: Arc<Key>) {
         *self.key.write() = Some(key);
-        if self.tokens.peek().is_some_and(|t| !t.manual) {
-            self.tokens.set(None);
-        }
+        self.tokens.reset(true);
     }
 
     /// Sets the token settings (Chilkat's AuthToken JSON, see the C header for its members)
@@ -28,7 +27,7 @@ impl Client {
     pub fn set_auth_token(&self, json: &str) -> Result<()> {
         let settings = AuthToken::from_json(json)?;
         *self.auth_token.write() = Some(Arc::new(settings));
-        self.tokens.set(None);
+        self.tokens.reset(false);
         Ok(())
     }
 
@@ -62,7 +61,7 @@ impl Client {
             }
             None => None,
         };
-        self.tokens.set(token);
+        self.tokens.set_host_token(token);
         Ok(())
     }
 
@@ -86,9 +85,7 @@ impl Client {
 
     /// Forgets the cached token, so the next request fetches a new one.
     pub fn clear_token(&self) {
-        if self.tokens.peek().is_some_and(|t| !t.manual) {
-            self.tokens.set(None);
-        }
+        self.tokens.reset(true);
     }
 
     /// Whether a `Bearer` token from the token endpoint is accepted (default: refused).

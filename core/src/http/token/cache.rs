@@ -3,7 +3,7 @@
 
 use super::AccessToken;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ struct CacheState {
     last_failure: Option<Error>,
     /// After a failed proactive refresh, the still-valid token is used until then.
     retry_refresh_at: Option<Instant>,
+    /// See [`TokenCache::epoch`].
+    epoch: u64,
 }
 
 impl TokenCache {
@@ -39,33 +41,61 @@ impl TokenCache {
         }
     }
 
-    /// The token to use now. When it is missing or due for refresh, exactly one caller runs
-    /// `fetch` (given the token being replaced, for its refresh token) while the others wait
-    /// for its outcome; a token that is due but not yet expired is handed out meanwhile.
-    /// No lock is held while `fetch` runs.
+    /// The epoch of the token settings: every change of the settings, the key or the host's
+    /// token starts a new one. A caller reads it *before* the settings it fetches with and
+    /// hands it to [`TokenCache::get`], so a fetch made under older settings is never kept.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.state.lock().epoch
+    }
+
+    /// The token to use now, for settings read in `epoch`. When it is missing or due for
+    /// refresh, exactly one caller runs `fetch` (given the token being replaced, for its
+    /// refresh token) while the others wait for its outcome, until `deadline` at the latest; a
+    /// token that is due but not yet expired is handed out meanwhile. No lock is held while
+    /// `fetch` runs.
+    ///
+    /// `Ok(None)` when the settings changed since `epoch` (before or during the fetch, whose
+    /// token is then dropped): read them again and ask again.
     pub(crate) fn get(
         &self,
+        epoch: u64,
         margin: Duration,
+        deadline: Option<Instant>,
         fetch: impl FnOnce(Option<Arc<AccessToken>>) -> Result<AccessToken>,
-    ) -> Result<Arc<AccessToken>> {
+    ) -> Result<Option<Arc<AccessToken>>> {
         let mut state = self.state.lock();
         loop {
+            if state.epoch != epoch {
+                return Ok(None);
+            }
             let now = self.clock.now();
             if let Some(token) = &state.current {
                 let backing_off = state.retry_refresh_at.is_some_and(|at| now < at) && !token.expired(now);
                 if token.manual || !token.needs_refresh(margin, now) || backing_off {
-                    return Ok(Arc::clone(token));
+                    return Ok(Some(Arc::clone(token)));
                 }
             }
             if !state.fetching {
                 break;
             }
             if let Some(token) = state.current.as_ref().filter(|t| !t.expired(now)) {
-                return Ok(Arc::clone(token));
+                return Ok(Some(Arc::clone(token)));
             }
             let generation = state.generation;
             while state.generation == generation {
-                self.done.wait(&mut state);
+                match deadline {
+                    Some(deadline) => {
+                        if self.done.wait_until(&mut state, deadline).timed_out()
+                            && state.generation == generation
+                        {
+                            return Err(Error::new(
+                                ErrorKind::HttpTimeout,
+                                "the request timed out waiting for the token that another request is fetching",
+                            ));
+                        }
+                    }
+                    None => self.done.wait(&mut state),
+                }
             }
             if let Some(e) = &state.last_failure {
                 return Err(e.clone());
@@ -75,34 +105,9 @@ impl TokenCache {
         let replacing = state.current.clone();
         drop(state);
 
+        let fetching = Fetching { cache: self };
         let outcome = fetch(replacing.clone()).map(Arc::new);
-
-        let mut state = self.state.lock();
-        state.fetching = false;
-        state.generation += 1;
-        let now = self.clock.now();
-        let outcome = match outcome {
-            Ok(token) => {
-                state.current = Some(Arc::clone(&token));
-                state.last_failure = None;
-                state.retry_refresh_at = None;
-                Ok(token)
-            }
-            // A proactive refresh failed but the token has not expired: keep using it for a
-            // while rather than failing requests it can still serve.
-            Err(_) if replacing.as_ref().is_some_and(|t| !t.expired(now)) => {
-                state.last_failure = None;
-                state.retry_refresh_at = Some(now + REFRESH_RETRY);
-                Ok(replacing.expect("checked above"))
-            }
-            Err(e) => {
-                state.last_failure = Some(e.clone());
-                Err(e)
-            }
-        };
-        drop(state);
-        self.done.notify_all();
-        outcome
+        fetching.finish(epoch, replacing, outcome)
     }
 
     /// Drops `used` if it is still the cached token (a server rejected it), so the next `get`
@@ -114,9 +119,24 @@ impl TokenCache {
         }
     }
 
-    /// Replaces the cached token (a host-provided one, or `None` to forget it).
-    pub(crate) fn set(&self, token: Option<AccessToken>) {
-        self.state.lock().current = token.map(Arc::new);
+    /// The settings or the key changed: forgets the fetched token (and the host's too, unless
+    /// `keep_host_token`), and starts a new epoch, so that a fetch in flight is not kept.
+    pub(crate) fn reset(&self, keep_host_token: bool) {
+        let mut state = self.state.lock();
+        state.epoch += 1;
+        state.retry_refresh_at = None;
+        if !(keep_host_token && state.current.as_ref().is_some_and(|t| t.manual)) {
+            state.current = None;
+        }
+    }
+
+    /// Uses the host's own token (`None`: none), in a new epoch, so that a fetch in flight
+    /// cannot replace it.
+    pub(crate) fn set_host_token(&self, token: Option<AccessToken>) {
+        let mut state = self.state.lock();
+        state.epoch += 1;
+        state.retry_refresh_at = None;
+        state.current = token.map(Arc::new);
     }
 
     /// The cached token, if any, without fetching.
@@ -125,11 +145,75 @@ impl TokenCache {
     }
 }
 
+/// The fetch in flight. Finishing it publishes its outcome; if the fetch unwinds instead (a
+/// panic in it), dropping the guard still ends the fetch, so that waiters are released with
+/// an error rather than left waiting for ever.
+struct Fetching<'a> {
+    cache: &'a TokenCache,
+}
+
+impl Fetching<'_> {
+    fn finish(
+        self,
+        epoch: u64,
+        replacing: Option<Arc<AccessToken>>,
+        outcome: Result<Arc<AccessToken>>,
+    ) -> Result<Option<Arc<AccessToken>>> {
+        let cache = self.cache;
+        std::mem::forget(self);
+        let mut state = cache.state.lock();
+        state.fetching = false;
+        state.generation += 1;
+        let now = cache.clock.now();
+        let outcome = if state.epoch != epoch {
+            // Fetched under settings that have changed since: dropped.
+            state.last_failure = None;
+            Ok(None)
+        } else {
+            match outcome {
+                Ok(token) => {
+                    state.current = Some(Arc::clone(&token));
+                    state.last_failure = None;
+                    state.retry_refresh_at = None;
+                    Ok(Some(token))
+                }
+                // A proactive refresh failed but the token has not expired: keep using it for
+                // a while rather than failing requests it can still serve.
+                Err(_) if replacing.as_ref().is_some_and(|t| !t.expired(now)) => {
+                    state.last_failure = None;
+                    state.retry_refresh_at = Some(now + REFRESH_RETRY);
+                    Ok(replacing)
+                }
+                Err(e) => {
+                    state.last_failure = Some(e.clone());
+                    Err(e)
+                }
+            }
+        };
+        drop(state);
+        cache.done.notify_all();
+        outcome
+    }
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        let mut state = self.cache.state.lock();
+        state.fetching = false;
+        state.generation += 1;
+        state.last_failure = Some(Error::new(
+            ErrorKind::Internal,
+            "the token request ended with an internal error in libdpop; please report it",
+        ));
+        drop(state);
+        self.cache.done.notify_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::error::ErrorKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use zeroize::Zeroizing;
 
@@ -150,6 +234,17 @@ mod tests {
         (TokenCache::new(Arc::clone(&clock) as Arc<dyn Clock>), clock)
     }
 
+    /// `get` for the current epoch, expecting an answer (no settings change).
+    fn get(
+        cache: &TokenCache,
+        margin: Duration,
+        fetch: impl FnOnce(Option<Arc<AccessToken>>) -> Result<AccessToken>,
+    ) -> Result<Arc<AccessToken>> {
+        cache
+            .get(cache.epoch(), margin, None, fetch)
+            .map(|t| t.expect("the settings did not change"))
+    }
+
     #[test]
     fn concurrent_first_calls_fetch_once() {
         let (cache, clock) = cache();
@@ -160,15 +255,14 @@ mod tests {
                 .map(|_| {
                     s.spawn(|| {
                         started.wait();
-                        cache
-                            .get(Duration::from_secs(30), |_| {
-                                fetches.fetch_add(1, Ordering::SeqCst);
-                                // Hold the fetch open until every other thread has had time
-                                // to arrive and wait for it.
-                                std::thread::sleep(Duration::from_millis(100));
-                                Ok(token(clock.as_ref(), 300))
-                            })
-                            .unwrap()
+                        get(&cache, Duration::from_secs(30), |_| {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            // Hold the fetch open until every other thread has had time
+                            // to arrive and wait for it.
+                            std::thread::sleep(Duration::from_millis(100));
+                            Ok(token(clock.as_ref(), 300))
+                        })
+                        .unwrap()
                     })
                 })
                 .collect();
@@ -181,33 +275,30 @@ mod tests {
     #[test]
     fn waiters_share_a_failed_fetch_and_the_next_call_retries() {
         let (cache, clock) = cache();
-        let e = cache.get(Duration::ZERO, |_| {
+        let e = get(&cache, Duration::ZERO, |_| {
             Err(Error::new(ErrorKind::TokenEndpoint, "down"))
         });
         assert_eq!(e.unwrap_err().kind(), ErrorKind::TokenEndpoint);
-        assert!(cache
-            .get(Duration::ZERO, |_| Ok(token(clock.as_ref(), 60)))
-            .is_ok());
+        assert!(get(&cache, Duration::ZERO, |_| Ok(token(clock.as_ref(), 60))).is_ok());
     }
 
     #[test]
     fn a_token_is_replaced_within_its_margin_and_not_before() {
         let (cache, clock) = cache();
         let margin = Duration::from_secs(60);
-        let first = cache.get(margin, |_| Ok(token(clock.as_ref(), 600))).unwrap();
+        let first = get(&cache, margin, |_| Ok(token(clock.as_ref(), 600))).unwrap();
         clock.advance(Duration::from_secs(539));
-        let same = cache.get(margin, |_| panic!("not due yet")).unwrap();
+        let same = get(&cache, margin, |_| panic!("not due yet")).unwrap();
         assert!(Arc::ptr_eq(&same, &first));
         clock.advance(Duration::from_secs(2));
-        let second = cache
-            .get(margin, |old| {
-                assert!(
-                    Arc::ptr_eq(old.as_ref().unwrap(), &first),
-                    "the fetch sees the old token"
-                );
-                Ok(token(clock.as_ref(), 600))
-            })
-            .unwrap();
+        let second = get(&cache, margin, |old| {
+            assert!(
+                Arc::ptr_eq(old.as_ref().unwrap(), &first),
+                "the fetch sees the old token"
+            );
+            Ok(token(clock.as_ref(), 600))
+        })
+        .unwrap();
         assert!(!Arc::ptr_eq(&second, &first));
     }
 
@@ -215,7 +306,7 @@ mod tests {
     fn a_failed_proactive_refresh_keeps_the_valid_token_and_backs_off() {
         let (cache, clock) = cache();
         let margin = Duration::from_secs(60);
-        let first = cache.get(margin, |_| Ok(token(clock.as_ref(), 4))).unwrap();
+        let first = get(&cache, margin, |_| Ok(token(clock.as_ref(), 4))).unwrap();
         // Within the refresh margin (capped at half of 4 s) but still valid.
         clock.advance(Duration::from_millis(2100));
         let attempts = AtomicUsize::new(0);
@@ -223,9 +314,9 @@ mod tests {
             attempts.fetch_add(1, Ordering::SeqCst);
             Err(Error::new(ErrorKind::TokenEndpoint, "down"))
         };
-        let kept = cache.get(margin, fail).unwrap();
+        let kept = get(&cache, margin, fail).unwrap();
         assert!(Arc::ptr_eq(&kept, &first));
-        let again = cache.get(margin, fail).unwrap();
+        let again = get(&cache, margin, fail).unwrap();
         assert!(Arc::ptr_eq(&again, &first));
         assert_eq!(
             attempts.load(Ordering::SeqCst),
@@ -235,7 +326,7 @@ mod tests {
         // Once the token has expired, a failing fetch is an error.
         clock.advance(Duration::from_secs(2));
         assert_eq!(
-            cache.get(margin, fail).unwrap_err().kind(),
+            get(&cache, margin, fail).unwrap_err().kind(),
             ErrorKind::TokenEndpoint
         );
         assert_eq!(attempts.load(Ordering::SeqCst), 2);
@@ -244,17 +335,107 @@ mod tests {
     #[test]
     fn invalidate_only_drops_the_token_that_was_used() {
         let (cache, clock) = cache();
-        let first = cache
-            .get(Duration::ZERO, |_| Ok(token(clock.as_ref(), 60)))
-            .unwrap();
+        let first = get(&cache, Duration::ZERO, |_| Ok(token(clock.as_ref(), 60))).unwrap();
         cache.invalidate(&first);
-        let second = cache
-            .get(Duration::ZERO, |old| {
-                assert!(old.is_none());
-                Ok(token(clock.as_ref(), 60))
-            })
-            .unwrap();
+        let second = get(&cache, Duration::ZERO, |old| {
+            assert!(old.is_none());
+            Ok(token(clock.as_ref(), 60))
+        })
+        .unwrap();
         cache.invalidate(&first);
         assert!(Arc::ptr_eq(&cache.peek().unwrap(), &second));
+    }
+
+    #[test]
+    fn a_fetch_made_under_settings_changed_meanwhile_is_dropped() {
+        let (cache, clock) = cache();
+        let epoch = cache.epoch();
+        let outcome = cache.get(epoch, Duration::ZERO, None, |_| {
+            // The host changes the settings (or the key) while the token request runs.
+            cache.reset(false);
+            Ok(token(clock.as_ref(), 60))
+        });
+        assert!(
+            outcome.unwrap().is_none(),
+            "the caller is told to read the settings again"
+        );
+        assert!(cache.peek().is_none(), "the old settings' token is not kept");
+        // An old epoch is refused at once.
+        assert!(cache
+            .get(epoch, Duration::ZERO, None, |_| panic!("not run"))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_fetch_in_flight_cannot_replace_the_hosts_own_token() {
+        let (cache, clock) = cache();
+        let outcome = cache.get(cache.epoch(), Duration::ZERO, None, |_| {
+            let mut own = token(clock.as_ref(), 60);
+            own.manual = true;
+            own.value = Zeroizing::new("host".into());
+            cache.set_host_token(Some(own));
+            Ok(token(clock.as_ref(), 60))
+        });
+        assert!(outcome.unwrap().is_none());
+        assert_eq!(cache.peek().unwrap().value.as_str(), "host");
+        // A change of key keeps the host's token; new settings drop it.
+        cache.reset(true);
+        assert!(cache.peek().is_some_and(|t| t.manual));
+        cache.reset(false);
+        assert!(cache.peek().is_none());
+    }
+
+    #[test]
+    fn a_panic_in_the_fetch_releases_the_waiters() {
+        let (cache, clock) = cache();
+        let fetch_started = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            let fetcher = s.spawn(|| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    get(&cache, Duration::ZERO, |_| {
+                        fetch_started.wait();
+                        // Let the waiter block on this fetch first.
+                        std::thread::sleep(Duration::from_millis(100));
+                        panic!("a bug in the fetch");
+                    })
+                }))
+            });
+            fetch_started.wait();
+            let waited = get(&cache, Duration::ZERO, |_| Ok(token(clock.as_ref(), 60)));
+            assert!(fetcher.join().unwrap().is_err(), "the fetching thread panicked");
+            // The waiter is released with the internal error (or, had it arrived after the
+            // panic, it fetched a token itself); it does not hang.
+            match waited {
+                Err(e) => assert_eq!(e.kind(), ErrorKind::Internal),
+                Ok(t) => assert_eq!(t.value.as_str(), "at"),
+            }
+        });
+        // The next caller fetches normally.
+        assert!(get(&cache, Duration::ZERO, |_| Ok(token(clock.as_ref(), 60))).is_ok());
+    }
+
+    #[test]
+    fn a_waiter_gives_up_at_its_deadline() {
+        let (cache, clock) = cache();
+        let fetch_started = std::sync::Barrier::new(2);
+        let release = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                get(&cache, Duration::ZERO, |_| {
+                    fetch_started.wait();
+                    release.wait();
+                    Ok(token(clock.as_ref(), 60))
+                })
+                .unwrap();
+            });
+            fetch_started.wait();
+            let deadline = Instant::now() + Duration::from_millis(50);
+            let waited = cache.get(cache.epoch(), Duration::ZERO, Some(deadline), |_| {
+                panic!("not run")
+            });
+            assert_eq!(waited.unwrap_err().kind(), ErrorKind::HttpTimeout);
+            release.wait();
+        });
     }
 }
