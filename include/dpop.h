@@ -391,6 +391,13 @@ DPOP_API DPOP_CALL dpop_status dpop_http_set_refresh_margin(struct dpop_http *ht
 DPOP_API DPOP_CALL dpop_status dpop_http_set_timeouts(struct dpop_http *http, uint32_t connect_ms, uint32_t read_ms);
 
 /**
+ * What one request may take in all, in milliseconds (default 60000; > 0): the token request
+ * it may need, its retries (nonce, new token) and every name lookup. When it runs out the
+ * call fails with `DPOP_ERR_HTTP_TIMEOUT`, and the text says which step ran out.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_http_set_request_timeout(struct dpop_http *http, uint32_t total_ms);
+
+/**
  * Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
  * a private CA); NULL removes them. TLS is always verified.
  */
@@ -416,8 +423,9 @@ DPOP_API DPOP_CALL dpop_status dpop_http_set_user_agent(struct dpop_http *http, 
 DPOP_API DPOP_CALL dpop_status dpop_http_set_allow_insecure_http(struct dpop_http *http, int32_t allow);
 
 /**
- * The largest response body accepted, in bytes (default 16 MiB); larger ones fail with
- * `DPOP_ERR_HTTP_BODY_TOO_LARGE`.
+ * The largest response body accepted, in bytes (default 16 MiB; 1 byte to 1 GiB, else
+ * `DPOP_ERR_INVALID_ARGUMENT`); larger bodies fail with `DPOP_ERR_HTTP_BODY_TOO_LARGE` and are
+ * never read whole.
  */
 DPOP_API DPOP_CALL dpop_status dpop_http_set_max_response_size(struct dpop_http *http, size_t bytes);
 

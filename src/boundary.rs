@@ -80,10 +80,12 @@ pub(crate) fn call_value<'a, T>(
 fn run<'a, T>(function: &str, body: impl FnOnce(&mut Call<'a>) -> FfiResult<T>) -> Result<T, dpop_status> {
     let mut call = Call { records: None };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut call)));
+    let records = call.records;
     let (code, message) = match outcome {
         Ok(Ok(value)) => {
-            if let Some(records) = call.records {
-                records.clear_error();
+            if let Some(records) = records {
+                // Recording is behind the boundary too (a thread being torn down, say).
+                let _ = catch_unwind(AssertUnwindSafe(|| records.clear_error()));
             }
             return Ok(value);
         }
@@ -93,14 +95,16 @@ fn run<'a, T>(function: &str, body: impl FnOnce(&mut Call<'a>) -> FfiResult<T>) 
             "internal error in libdpop (caught panic); please report it".to_string(),
         ),
     };
-    let text = format!("{function}: {message}");
-    if let Some(records) = call.records {
-        records.update(|r| {
-            r.error.clear();
-            r.error.push_str(&text);
-        });
-    }
-    set_thread_error(code, &text);
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let text = format!("{function}: {message}");
+        if let Some(records) = records {
+            records.update(|r| {
+                r.error.clear();
+                r.error.push_str(&text);
+            });
+        }
+        set_thread_error(code, &text);
+    }));
     Err(code)
 }
 
@@ -121,18 +125,21 @@ pub(crate) fn to_cstring(message: &str) -> CString {
 
 fn set_thread_error(code: dpop_status, message: &str) {
     let text = to_cstring(message);
-    THREAD_ERROR.with(|cell| *cell.borrow_mut() = (code, text));
+    // During the thread's teardown the record may be gone: the status code still returns.
+    let _ = THREAD_ERROR.try_with(|cell| *cell.borrow_mut() = (code, text));
 }
 
 /// The code of this thread's last failure.
 pub(crate) fn thread_error_code() -> dpop_status {
-    THREAD_ERROR.with(|cell| cell.borrow().0)
+    THREAD_ERROR.try_with(|cell| cell.borrow().0).unwrap_or(DPOP_OK)
 }
 
 /// Points into this thread's record; the pointer stays valid until the record is replaced,
 /// which only a failing call on this same thread does.
 pub(crate) fn thread_error_message() -> *const c_char {
-    THREAD_ERROR.with(|cell| cell.borrow().1.as_ptr())
+    THREAD_ERROR
+        .try_with(|cell| cell.borrow().1.as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// A required NUL-terminated UTF-8 string argument.

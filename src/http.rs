@@ -170,6 +170,19 @@ pub extern "C" fn dpop_http_set_timeouts(http: *mut dpop_http, connect_ms: u32, 
     })
 }
 
+/// What one request may take in all, in milliseconds (default 60000; > 0): the token request
+/// it may need, its retries (nonce, new token) and every name lookup. When it runs out the
+/// call fails with `DPOP_ERR_HTTP_TIMEOUT`, and the text says which step ran out.
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_http_set_request_timeout(http: *mut dpop_http, total_ms: u32) -> dpop_status {
+    call("dpop_http_set_request_timeout", |call| {
+        // SAFETY: the header requires `http` to be NULL or a live handle from `dpop_http_new`.
+        let client = &unsafe { call.handle(http) }?.client;
+        Ok(client.set_request_timeout(Duration::from_millis(total_ms.into()))?)
+    })
+}
+
 /// Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
 /// a private CA); NULL removes them. TLS is always verified.
 #[system_abi]
@@ -225,15 +238,16 @@ pub extern "C" fn dpop_http_set_allow_insecure_http(http: *mut dpop_http, allow:
     })
 }
 
-/// The largest response body accepted, in bytes (default 16 MiB); larger ones fail with
-/// `DPOP_ERR_HTTP_BODY_TOO_LARGE`.
+/// The largest response body accepted, in bytes (default 16 MiB; 1 byte to 1 GiB, else
+/// `DPOP_ERR_INVALID_ARGUMENT`); larger bodies fail with `DPOP_ERR_HTTP_BODY_TOO_LARGE` and are
+/// never read whole.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_http_set_max_response_size(http: *mut dpop_http, bytes: usize) -> dpop_status {
     call("dpop_http_set_max_response_size", |call| {
         // SAFETY: the header requires `http` to be NULL or a live handle from `dpop_http_new`.
         let client = &unsafe { call.handle(http) }?.client;
-        Ok(client.set_max_response_size(bytes as u64)?)
+        Ok(client.set_max_response_size(u64::try_from(bytes).unwrap_or(u64::MAX))?)
     })
 }
 

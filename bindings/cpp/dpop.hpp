@@ -400,6 +400,9 @@ public:
         return check(dpop_http_set_timeouts(handle_, connect_ms, read_ms));
     }
 
+    /// What one request may take in all, retries and token requests included (ms; 60000).
+    Http& set_request_timeout(std::uint32_t total_ms) { return check(dpop_http_set_request_timeout(handle_, total_ms)); }
+
     /// A PEM CA bundle trusted besides the built-in roots; std::nullopt removes it.
     Http& set_ca_file(const OptString& path) { return check(dpop_http_set_ca_file(handle_, detail::c_str(path, "path"))); }
 

@@ -12,8 +12,10 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod json;
 mod key;
 mod proof;
+mod redact;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};

@@ -38,7 +38,7 @@ impl std::fmt::Debug for Proof<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proof")
             .field("method", &self.method)
-            .field("url", &crate::http::redact_query(self.url))
+            .field("url", &crate::redact::url(self.url))
             .field("access_token", &self.access_token.map(|_| "<hidden>"))
             .field("nonce", &self.nonce)
             .field("extra_claims", &self.extra_claims)
@@ -158,12 +158,16 @@ fn push_ath(out: &mut String, access_token: &str) {
 /// The `htu` of a request URL: the URL with scheme and host lower-cased, the default port,
 /// user info, query and fragment removed (RFC 9449 §4.2, §4.3 with RFC 3986 §6.2).
 pub fn htu(url: &str) -> Result<String> {
-    let mut parsed = url::Url::parse(url)
-        .map_err(|e| Error::new(ErrorKind::ProofUrl, format!("'{url}' is not a valid URL: {e}")))?;
+    let mut parsed = url::Url::parse(url).map_err(|e| {
+        Error::new(
+            ErrorKind::ProofUrl,
+            format!("'{}' is not a valid URL: {e}", crate::redact::url(url)),
+        )
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::new(
             ErrorKind::ProofUrl,
-            format!("'{url}' is not an http or https URL"),
+            format!("'{}' is not an http or https URL", crate::redact::url(url)),
         ));
     }
     parsed.set_query(None);

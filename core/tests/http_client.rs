@@ -514,3 +514,40 @@ fn private_ca() -> (String, String, String) {
     let cert = params.signed_by(&server_key, &ca).unwrap();
     (ca.pem(), cert.pem(), server_key.serialize_pem())
 }
+
+#[test]
+fn the_request_timeout_bounds_the_token_request_and_the_retries() {
+    // A token endpoint that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}/token", silent.local_addr().unwrap());
+    // Holds the accepted connection open (the thread ends with the test process).
+    std::thread::spawn(move || {
+        let _connections: Vec<_> = silent.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let client = Client::new();
+    client.set_key(Arc::new(Key::generate(Algorithm::Es256).unwrap()));
+    client
+        .set_auth_token(&format!(
+            r#"{{"client_id":"m2m.dpop","client_secret":"{SECRET}","token_endpoint":"{endpoint}"}}"#
+        ))
+        .unwrap();
+    // Per-step timeouts far longer than the total.
+    client
+        .set_timeouts(Duration::from_secs(20), Duration::from_secs(20))
+        .unwrap();
+    client.set_request_timeout(Duration::from_millis(300)).unwrap();
+    let started = Instant::now();
+    let err = client.get("http://127.0.0.1:9/api").unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::HttpTimeout, "{err}");
+    assert!(err.message().contains("time limit (300 ms in all"), "{err}");
+    assert!(
+        took < Duration::from_secs(3),
+        "bounded by the request timeout, not the read timeout: {took:?}"
+    );
+    assert_eq!(
+        client.set_request_timeout(Duration::ZERO).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}

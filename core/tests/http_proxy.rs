@@ -85,10 +85,7 @@ fn serve(client: TcpStream, lines: &parking_lot::Mutex<Vec<String>>) -> std::io:
     Ok(())
 }
 
-#[test]
-fn requests_and_token_requests_go_through_the_proxy() {
-    let server = Server::start(Config::default()).unwrap();
-    let proxy = Proxy::start();
+fn client_for(server: &Server, proxy: &Proxy) -> Client {
     let client = Client::new();
     client.set_key(Arc::new(Key::generate(Algorithm::Es256).unwrap()));
     client
@@ -100,6 +97,30 @@ fn requests_and_token_requests_go_through_the_proxy() {
     client
         .set_proxy(Some(&format!("http://127.0.0.1:{}", proxy.port)))
         .unwrap();
+    client
+}
+
+#[test]
+fn plain_http_to_loopback_never_crosses_a_proxy_unless_insecure_http_is_allowed() {
+    let server = Server::start(Config::default()).unwrap();
+    let proxy = Proxy::start();
+    let client = client_for(&server, &proxy);
+    assert_eq!(client.get(&server.api_url()).unwrap().status(), 200);
+    assert_eq!(
+        proxy.connections.load(Ordering::SeqCst),
+        0,
+        "the token and the secret went to the loopback server directly, not in clear through the proxy"
+    );
+    assert_eq!(server.stats().api_ok, 1);
+}
+
+#[test]
+fn requests_and_token_requests_go_through_the_proxy() {
+    let server = Server::start(Config::default()).unwrap();
+    let proxy = Proxy::start();
+    let client = client_for(&server, &proxy);
+    // The test server speaks plain http: the host must allow that through the proxy.
+    client.set_allow_insecure_http(true).unwrap();
     let response = client.get(&server.api_url()).unwrap();
     assert_eq!(response.status(), 200, "{}", response.body_text());
     assert!(proxy.connections.load(Ordering::SeqCst) >= 1);
@@ -127,6 +148,7 @@ fn an_unreachable_proxy_is_a_connect_error() {
     client
         .set_proxy(Some(&format!("http://127.0.0.1:{port}")))
         .unwrap();
+    client.set_allow_insecure_http(true).unwrap();
     let err = client.get("http://127.0.0.1:9/plain").unwrap_err();
     assert_eq!(err.kind(), dpop_core::ErrorKind::HttpConnect, "{err}");
 }

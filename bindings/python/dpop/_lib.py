@@ -58,6 +58,7 @@ SIGNATURES = {
     "dpop_http_set_accept_bearer": (_status, [HTTP_P, _i32]),
     "dpop_http_set_refresh_margin": (_status, [HTTP_P, _u32]),
     "dpop_http_set_timeouts": (_status, [HTTP_P, _u32, _u32]),
+    "dpop_http_set_request_timeout": (_status, [HTTP_P, _u32]),
     "dpop_http_set_ca_file": (_status, [HTTP_P, _str]),
     "dpop_http_set_proxy": (_status, [HTTP_P, _str]),
     "dpop_http_set_user_agent": (_status, [HTTP_P, _str]),

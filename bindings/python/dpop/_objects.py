@@ -387,6 +387,10 @@ class Http(_Handle):
         """Connect and read timeouts in milliseconds (defaults 10000 and 30000)."""
         self._set("dpop_http_set_timeouts", connect_ms, read_ms)
 
+    def set_request_timeout(self, total_ms):
+        """What one request may take in all, retries and token requests included (ms; 60000)."""
+        self._set("dpop_http_set_request_timeout", total_ms)
+
     def set_ca_file(self, path):
         """A PEM CA bundle trusted besides the built-in roots; None removes it."""
         self._set("dpop_http_set_ca_file", _path(path))

@@ -41,6 +41,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) secrets: &'a [&'a str],
     /// The largest response body accepted.
     pub(crate) max_body: u64,
+    /// When the whole request (token fetch and retries included) must be done.
+    pub(crate) deadline: std::time::Instant,
 }
 
 impl Client {
@@ -87,16 +89,21 @@ impl Client {
 
         let started = std::time::Instant::now();
         let outcome = transport::send(
-            &transport.agent,
-            request.max_body,
-            method,
-            target.url,
-            &headers,
-            request.body,
+            transport,
+            &transport::Outgoing {
+                method,
+                url: target.url,
+                headers: &headers,
+                body: request.body,
+                max_body: request.max_body,
+                deadline: request.deadline,
+            },
         );
         if let Ok(response) = &outcome {
             if let Some(nonce) = response.header_values("dpop-nonce").next() {
-                if crate::proof::is_valid_nonce(nonce) {
+                // A nonce goes into every later proof: an overlong one is ignored (the session
+                // log shows it in the response's headers).
+                if nonce.len() <= MAX_NONCE && crate::proof::is_valid_nonce(nonce) {
                     self.nonces.put(&target.origin, nonce);
                 }
             }
@@ -120,6 +127,9 @@ impl Client {
         outcome
     }
 }
+
+/// The longest `DPoP-Nonce` libdpop keeps and sends back.
+const MAX_NONCE: usize = 1024;
 
 /// Headers libdpop sets itself; extra headers may not set them.
 const RESERVED_HEADERS: [&str; 5] = [

@@ -10,30 +10,44 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const MASK: &str = "****";
+use crate::redact::{self, MASK};
 
 /// Bodies are logged up to this many bytes.
 pub(crate) const BODY_LIMIT: usize = 4096;
 
 /// Header values hidden entirely, or down to their auth scheme.
-const SECRET_HEADERS: [&str; 5] = [
+const SECRET_HEADERS: [&str; 7] = [
     "authorization",
     "proxy-authorization",
     "dpop",
     "cookie",
     "set-cookie",
+    "x-api-key",
+    "api-key",
 ];
 
+/// Parts of header names that mark a host's own secret header (`X-Auth-Token`,
+/// `X-Client-Secret`, `X-Session-Id`, ...).
+const SECRET_HEADER_PARTS: [&str; 6] = ["token", "secret", "password", "apikey", "api-key", "session"];
+
 /// Form fields and JSON members whose values are hidden.
-const SECRET_FIELDS: [&str; 8] = [
+const SECRET_FIELDS: [&str; 16] = [
     "client_secret",
     "access_token",
     "refresh_token",
     "id_token",
+    "token",
+    "issued_token",
+    "subject_token",
+    "actor_token",
+    "device_code",
     "client_assertion",
     "assertion",
+    "code_verifier",
     "password",
     "code",
+    "d",
+    "private_key",
 ];
 
 #[derive(Default)]
@@ -41,6 +55,16 @@ pub(crate) struct SessionLog {
     enabled: AtomicBool,
     /// The open log and the path it was opened at.
     file: Mutex<Option<(File, PathBuf)>>,
+}
+
+/// Appending, and created readable by its owner only on Unix (the log shows what requests
+/// carried, secrets masked; Windows gives a new file the directory's permissions).
+fn log_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
 }
 
 /// What the log needs of a request.
@@ -56,9 +80,7 @@ impl SessionLog {
     pub(crate) fn set(&self, path: Option<&Path>) -> Result<()> {
         let file = match path {
             Some(path) => Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
+                log_options()
                     .open(path)
                     .map_err(|e| {
                         Error::new(
@@ -114,12 +136,13 @@ pub(crate) fn render(
     elapsed: Duration,
     secrets: &[&str],
 ) -> String {
-    let mut text = format!(
+    // Until the secrets are replaced at the end, the text holds them: zeroized when dropped.
+    let mut text = zeroize::Zeroizing::new(format!(
         "---- {} request\n{} {}\n",
         timestamp(),
         request.method,
-        request.url
-    );
+        redact::url(request.url)
+    ));
     for (name, value) in request.headers {
         push_header(&mut text, name, value);
     }
@@ -139,10 +162,7 @@ pub(crate) fn render(
         Err(e) => text.push_str(&format!("---- no response ({} ms): {e}\n", elapsed.as_millis())),
     }
     text.push('\n');
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        text = text.replace(secret, MASK);
-    }
-    text
+    redact::secrets(&text, secrets)
 }
 
 /// Header names are written lower-case, as they go on the wire (HTTP/1.1 through `http`).
@@ -155,7 +175,7 @@ fn push_header(out: &mut String, name: &str, value: &str) {
 
 /// `Authorization: DPoP ****`: the scheme stays, the credential goes.
 fn mask_header(name: &str, value: &str) -> String {
-    if !SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+    if !is_secret_header(name) {
         return value.to_string();
     }
     if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
@@ -166,6 +186,15 @@ fn mask_header(name: &str, value: &str) -> String {
     MASK.to_string()
 }
 
+fn is_secret_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    // A challenge names no secret, and the log needs it (use_dpop_nonce, invalid_token).
+    if lower == "www-authenticate" || lower == "dpop-nonce" {
+        return false;
+    }
+    SECRET_HEADERS.contains(&lower.as_str()) || SECRET_HEADER_PARTS.iter().any(|part| lower.contains(part))
+}
+
 fn push_body(out: &mut String, body: &[u8]) {
     out.push('\n');
     if body.is_empty() {
@@ -174,7 +203,7 @@ fn push_body(out: &mut String, body: &[u8]) {
     let text = String::from_utf8_lossy(body);
     let masked = mask_json(&text)
         .or_else(|| mask_form(&text))
-        .unwrap_or_else(|| text.into_owned());
+        .unwrap_or_else(|| mask_leniently(&text));
     if masked.len() > BODY_LIMIT {
         let mut end = BODY_LIMIT;
         while !masked.is_char_boundary(end) {
@@ -209,11 +238,11 @@ fn mask_json(text: &str) -> Option<String> {
             _ => {}
         }
     }
-    let trimmed = text.trim_start();
+    let trimmed = text.trim_start_matches('\u{feff}').trim();
     if !trimmed.starts_with('{') && !trimmed.starts_with('[') {
         return None;
     }
-    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let mut value: serde_json::Value = serde_json::from_str(trimmed).ok()?;
     walk(&mut value);
     Some(value.to_string())
 }
@@ -231,6 +260,87 @@ fn mask_form(text: &str) -> Option<String> {
         })
         .collect();
     Some(pairs.join("&"))
+}
+
+/// Any other text (JSONP, JSON with trailing garbage, HTML around JSON, `name=value` lines):
+/// the value after every secret field name, quoted (`"name": "value"`) or not
+/// (`name=value`, `name: value`), is masked.
+fn mask_leniently(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((before, name, after)) = next_field(rest) {
+        out.push_str(before);
+        out.push_str(name);
+        let (separator, value_len) = value_after(after);
+        out.push_str(&after[..separator]);
+        if value_len > 0 {
+            out.push_str(MASK);
+        }
+        rest = &after[separator + value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The next secret field name in `text` that stands as a whole word: (text before it, the
+/// name, the text after it).
+fn next_field(text: &str) -> Option<(&str, &str, &str)> {
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut start = 0;
+    while start < bytes.len() {
+        if !is_word(bytes[start]) || (start > 0 && is_word(bytes[start - 1])) {
+            start += 1;
+            continue;
+        }
+        let end = start + bytes[start..].iter().take_while(|b| is_word(**b)).count();
+        if is_secret_field(&text[start..end]) {
+            return Some((&text[..start], &text[start..end], &text[end..]));
+        }
+        start = end;
+    }
+    None
+}
+
+/// After a field name: the length of the separator (closing quote, spaces, `:` or `=`,
+/// spaces, opening quote) and of the value that follows (to the closing quote, or to the
+/// next separator character). `(0, 0)` when no separator follows: a mere mention.
+fn value_after(after: &str) -> (usize, usize) {
+    let bytes = after.as_bytes();
+    let mut i = 0;
+    if bytes.first() == Some(&b'"') || bytes.first() == Some(&b'\'') {
+        i += 1;
+    }
+    while i < bytes.len() && bytes[i] == b' ' {
+        i += 1;
+    }
+    if i >= bytes.len() || (bytes[i] != b':' && bytes[i] != b'=') {
+        return (0, 0);
+    }
+    i += 1;
+    while i < bytes.len() && bytes[i] == b' ' {
+        i += 1;
+    }
+    let quote = match bytes.get(i) {
+        Some(&q) if q == b'"' || q == b'\'' => {
+            i += 1;
+            Some(q)
+        }
+        _ => None,
+    };
+    let start = i;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => break,
+            Some(_) if b == b'\\' => i += 1,
+            None if b"&,;}]) \r\n\t\"'<".contains(&b) => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = i.min(bytes.len());
+    (start, end - start)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -354,5 +464,80 @@ mod tests {
         let t = timestamp();
         assert_eq!(t.len(), 24, "{t}");
         assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+
+    #[test]
+    fn bodies_that_are_not_strict_json_lose_their_secrets_too() {
+        let bom = "\u{feff} {\"access_token\":\"at-1\",\"token_type\":\"DPoP\"}";
+        assert_eq!(
+            mask_json(bom).unwrap(),
+            r#"{"access_token":"****","token_type":"DPoP"}"#
+        );
+        let jsonp = r#"cb({"access_token": "at-2", "refresh_token":"rt\"2"});"#;
+        assert_eq!(
+            mask_leniently(jsonp),
+            r#"cb({"access_token": "****", "refresh_token":"****"});"#
+        );
+        assert_eq!(
+            mask_leniently("<p>code=abc&state=s</p> client_secret: s3 d='x'"),
+            "<p>code=****&state=s</p> client_secret: **** d='****'"
+        );
+        assert_eq!(
+            mask_leniently("a mention of access_token only"),
+            "a mention of access_token only"
+        );
+    }
+
+    #[test]
+    fn a_hosts_secret_headers_are_masked_and_challenges_are_not() {
+        for name in [
+            "X-Api-Key",
+            "X-Auth-Token",
+            "X-Client-Secret",
+            "Cookie",
+            "X-Session-Id",
+        ] {
+            assert_eq!(mask_header(name, "v-123"), MASK, "{name}");
+        }
+        let challenge = r#"DPoP error="use_dpop_nonce""#;
+        assert_eq!(mask_header("WWW-Authenticate", challenge), challenge);
+        assert_eq!(mask_header("X-Trace", "t1"), "t1");
+    }
+
+    #[test]
+    fn urls_in_the_log_lose_user_info_and_query_values() {
+        let request = LoggedRequest {
+            method: "GET",
+            url: "https://u:pw-91@api.example/r?api_key=k-77",
+            headers: &[],
+            body: b"",
+        };
+        let text = render(
+            &request,
+            Err(&Error::new(ErrorKind::HttpConnect, "down")),
+            Duration::ZERO,
+            &[],
+        );
+        assert!(
+            text.contains("GET https://****@api.example/r?api_key=****\n"),
+            "{text}"
+        );
+        assert!(!text.contains("pw-91") && !text.contains("k-77"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("dpop-log-mode-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let log = SessionLog::default();
+        log.set(Some(&path)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        log.set(None).unwrap();
+        std::fs::remove_file(&path).unwrap();
     }
 }

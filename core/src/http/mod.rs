@@ -10,6 +10,7 @@ pub(crate) mod challenge;
 mod exchange;
 pub(crate) mod log;
 mod nonce;
+mod resolver;
 mod response;
 mod settings;
 pub(crate) mod token;
@@ -26,7 +27,7 @@ use log::SessionLog;
 use nonce::NonceCache;
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use token::{AccessToken, AuthToken, GrantContext, TokenCache};
 use transport::{Transport, TransportSettings};
 
@@ -105,6 +106,7 @@ impl Client {
         body: &[u8],
     ) -> Result<Response> {
         let transport = Arc::clone(&self.transport.read());
+        let deadline = Instant::now() + transport.settings.request_timeout;
         let target = Target::new(url, transport.settings.allow_insecure_http)?;
         check_headers(headers)?;
         if !body.is_empty() && matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "CONNECT") {
@@ -113,7 +115,7 @@ impl Client {
                 format!("a {method} request cannot carry a body"),
             ));
         }
-        let mut token = self.current_token(&transport)?;
+        let mut token = self.current_token(&transport, deadline)?;
         let mut nonce_retried = false;
         let mut token_retried = false;
         loop {
@@ -125,6 +127,7 @@ impl Client {
                 body,
                 secrets: &[],
                 max_body: transport.settings.max_body,
+                deadline,
             };
             let response = self.exchange(&transport, &attempt)?;
             if response.status != 401 {
@@ -144,7 +147,7 @@ impl Client {
                 if !token_retried && challenge::any_error(challenges.iter().copied(), "invalid_token") {
                     token_retried = true;
                     self.tokens.invalidate(used);
-                    token = self.current_token(&transport)?;
+                    token = self.current_token(&transport, deadline)?;
                     continue;
                 }
             }
@@ -154,7 +157,7 @@ impl Client {
 
     /// The token for the next request: the host's own, the cached one, or a fetched one;
     /// `None` when neither token settings nor a token were given.
-    fn current_token(&self, transport: &Transport) -> Result<Option<Arc<AccessToken>>> {
+    fn current_token(&self, transport: &Transport, deadline: Instant) -> Result<Option<Arc<AccessToken>>> {
         // The settings may change while a token is fetched; the fetch is then dropped and the
         // settings read again. Each try reads the epoch before the settings.
         for _ in 0..SETTINGS_CHANGE_RETRIES {
@@ -171,11 +174,14 @@ impl Client {
                 accept_bearer: options.accept_bearer,
                 allow_insecure_http: transport.settings.allow_insecure_http,
                 clock: self.clock.as_ref(),
+                deadline,
                 send: &|request| self.exchange(transport, request),
             };
-            let fetched = self.tokens.get(epoch, options.refresh_margin, None, |old| {
-                token::fetch(&grant, old)
-            })?;
+            let fetched = self
+                .tokens
+                .get(epoch, options.refresh_margin, Some(deadline), |old| {
+                    token::fetch(&grant, old)
+                })?;
             if let Some(token) = fetched {
                 return Ok(Some(token));
             }
@@ -184,14 +190,6 @@ impl Client {
             ErrorKind::TokenConfig,
             "the token settings or the key changed during every token request; try the request again",
         ))
-    }
-}
-
-/// A URL for messages: its query (which may carry secrets) replaced.
-pub(crate) fn redact_query(url: &str) -> String {
-    match url.split_once('?') {
-        Some((base, _)) => format!("{base}?…"),
-        None => url.to_string(),
     }
 }
 

@@ -93,9 +93,10 @@ impl Client {
         self.options.write().accept_bearer = accept;
     }
 
-    /// How long before its expiry a token is replaced (default 60 s, at most half its lifetime).
+    /// How long before its expiry a token is replaced (default 60 s, at most half its lifetime
+    /// is used; a margin above a day is taken as a day).
     pub fn set_refresh_margin(&self, margin: Duration) {
-        self.options.write().refresh_margin = margin;
+        self.options.write().refresh_margin = margin.min(MAX_REFRESH_MARGIN);
     }
 
     /// Starts (or with `None` stops) the session log at `path`, appended to.
@@ -117,6 +118,13 @@ impl Client {
     pub fn set_connect_timeout(&self, connect: Duration) -> Result<()> {
         check_timeout(connect)?;
         self.update_transport(|s| s.connect_timeout = connect)
+    }
+
+    /// What one request may take in all (default 60 s): its token request, its retries and
+    /// every name lookup. Greater than zero.
+    pub fn set_request_timeout(&self, total: Duration) -> Result<()> {
+        check_timeout(total)?;
+        self.update_transport(|s| s.request_timeout = total)
     }
 
     /// The read timeout alone (greater than zero).
@@ -158,8 +166,16 @@ impl Client {
         self.update_transport(|s| s.allow_insecure_http = allow)
     }
 
-    /// The largest response body accepted, in bytes (default 16 MiB).
+    /// The largest response body accepted, in bytes (default 16 MiB; from 1 byte to 1 GiB).
     pub fn set_max_response_size(&self, bytes: u64) -> Result<()> {
+        if !(MIN_RESPONSE_SIZE..=MAX_RESPONSE_SIZE).contains(&bytes) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "the largest response size must be from {MIN_RESPONSE_SIZE} to {MAX_RESPONSE_SIZE} bytes, not {bytes}"
+                ),
+            ));
+        }
         self.update_transport(|s| s.max_body = bytes)
     }
 
@@ -225,6 +241,14 @@ pub struct ClientSettings {
     /// The largest response body accepted, in bytes.
     pub max_response_size: u64,
 }
+
+/// The bounds of `set_max_response_size`: 0 would refuse every answer, and no host needs a
+/// body of more than a gibibyte in memory.
+const MIN_RESPONSE_SIZE: u64 = 1;
+const MAX_RESPONSE_SIZE: u64 = 1 << 30;
+
+/// The longest refresh margin: a day.
+const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(86_400);
 
 fn check_timeout(timeout: Duration) -> Result<()> {
     if timeout.is_zero() {
@@ -296,6 +320,28 @@ mod tests {
             json.contains(r#""client_id":"a""#) && !json.contains("s3cr3t-hidden"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn numeric_settings_are_bounded() {
+        let client = Client::new();
+        for bytes in [0, (1 << 30) + 1, u64::MAX] {
+            assert_eq!(
+                client.set_max_response_size(bytes).unwrap_err().kind(),
+                ErrorKind::InvalidArgument,
+                "{bytes}"
+            );
+        }
+        client.set_max_response_size(1 << 30).unwrap();
+        client.set_refresh_margin(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(client.settings().refresh_margin, MAX_REFRESH_MARGIN);
+        for zero in [
+            client.set_request_timeout(Duration::ZERO),
+            client.set_connect_timeout(Duration::ZERO),
+            client.set_read_timeout(Duration::ZERO),
+        ] {
+            assert_eq!(zero.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        }
     }
 
     #[test]

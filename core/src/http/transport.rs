@@ -1,24 +1,52 @@
-//! The blocking HTTP transport on ureq + rustls: agent settings, URL policy, error mapping.
+//! The blocking HTTP transport on ureq + rustls: agent settings, URL policy, deadlines, error
+//! mapping.
 
+use super::resolver::Resolver;
 use super::response::Response;
 use crate::error::{Error, ErrorKind, Result};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
-/// The transport a request uses: its settings and the agent built from them. A client swaps
+/// The transport a request uses: its settings and the agents built from them. A client swaps
 /// in a new one whenever a setting changes; requests keep the one they started with.
 pub(crate) struct Transport {
     pub(crate) settings: TransportSettings,
-    pub(crate) agent: ureq::Agent,
+    /// Through the proxy, when one is set.
+    agent: ureq::Agent,
+    /// With a proxy set and insecure http not allowed: the agent for plain `http://` (loopback
+    /// only), which never goes through the proxy, so that no token crosses it in clear text.
+    direct: Option<ureq::Agent>,
 }
 
 impl Transport {
-    /// Builds the agent for `settings`.
+    /// Builds the agents for `settings`.
     pub(crate) fn new(settings: TransportSettings) -> Result<Self> {
-        let agent = build_agent(&settings)?;
-        Ok(Self { settings, agent })
+        let proxy = match &settings.proxy {
+            Some(url) => Some(ureq::Proxy::new(url).map_err(|e| {
+                Error::new(
+                    ErrorKind::HttpConfig,
+                    format!("the proxy URL '{}' is not usable: {e}", crate::redact::url(url)),
+                )
+            })?),
+            None => None,
+        };
+        let direct = (proxy.is_some() && !settings.allow_insecure_http).then(|| build_agent(&settings, None));
+        let agent = build_agent(&settings, proxy);
+        Ok(Self {
+            settings,
+            agent,
+            direct,
+        })
+    }
+
+    /// The agent for a request to `url`.
+    fn agent_for(&self, url: &str) -> &ureq::Agent {
+        match &self.direct {
+            Some(direct) if url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) => direct,
+            _ => &self.agent,
+        }
     }
 }
 
@@ -35,6 +63,8 @@ pub(crate) struct TransportSettings {
     pub(crate) user_agent: String,
     pub(crate) allow_insecure_http: bool,
     pub(crate) max_body: u64,
+    /// What one request may take in all: its token request, its retries, every name lookup.
+    pub(crate) request_timeout: Duration,
 }
 
 impl Default for TransportSettings {
@@ -48,17 +78,15 @@ impl Default for TransportSettings {
             user_agent: concat!("libdpop/", env!("CARGO_PKG_VERSION")).to_string(),
             allow_insecure_http: false,
             max_body: 16 << 20,
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
 
-/// Builds the agent: TLS always verified, no redirects followed (a proof is bound to the URL
-/// it was made for), keep-alive pooling, HTTP errors returned as responses.
-///
-/// No resolve timeout: ureq looks the host up on every request, even on a pooled connection,
-/// and with a resolve timeout it does so on a new thread each time (35 µs per request here,
-/// see BENCHMARKS.md). Name lookups are bounded by the system resolver's own timeouts.
-fn build_agent(s: &TransportSettings) -> Result<ureq::Agent> {
+/// Builds an agent: TLS always verified, no redirects followed (a proof is bound to the URL
+/// it was made for), keep-alive pooling, HTTP errors returned as responses, names resolved by
+/// [`Resolver`] (IP literals never looked up, names cached, lookups within the deadline).
+fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
     let roots = if s.extra_roots.is_empty() {
         RootCerts::WebPki
     } else {
@@ -66,15 +94,6 @@ fn build_agent(s: &TransportSettings) -> Result<ureq::Agent> {
             .iter()
             .map(|der| Certificate::from_der(der.as_ref()).to_owned());
         RootCerts::Specific(Arc::new(builtin.chain(s.extra_roots.iter().cloned()).collect()))
-    };
-    let proxy = match &s.proxy {
-        Some(url) => Some(ureq::Proxy::new(url).map_err(|e| {
-            Error::new(
-                ErrorKind::HttpConfig,
-                format!("the proxy URL '{url}' is not usable: {e}"),
-            )
-        })?),
-        None => None,
     };
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -88,7 +107,11 @@ fn build_agent(s: &TransportSettings) -> Result<ureq::Agent> {
         .timeout_recv_body(Some(s.read_timeout))
         .tls_config(TlsConfig::builder().root_certs(roots).build())
         .build();
-    Ok(config.new_agent())
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        Resolver::new(s.allow_insecure_http),
+    )
 }
 
 /// Reads every certificate of a PEM CA bundle.
@@ -121,8 +144,12 @@ pub(crate) fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>> {
 /// Parses a request URL and applies the transport policy: http(s) only, and plain http only
 /// to loopback hosts unless the host application opted in.
 pub(crate) fn check_url(url: &str, allow_insecure_http: bool) -> Result<url::Url> {
-    let parsed = url::Url::parse(url)
-        .map_err(|e| Error::new(ErrorKind::HttpUrl, format!("'{url}' is not a valid URL: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| {
+        Error::new(
+            ErrorKind::HttpUrl,
+            format!("'{}' is not a valid URL: {e}", crate::redact::url(url)),
+        )
+    })?;
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" if allow_insecure_http || is_loopback(&parsed) => Ok(parsed),
@@ -136,7 +163,10 @@ pub(crate) fn check_url(url: &str, allow_insecure_http: bool) -> Result<url::Url
         )),
         other => Err(Error::new(
             ErrorKind::HttpUrl,
-            format!("'{url}' has scheme '{other}': only http and https are supported"),
+            format!(
+                "'{}' has scheme '{other}': only http and https are supported",
+                crate::redact::url(url)
+            ),
         )),
     }
 }
@@ -152,28 +182,55 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-/// Sends one request and reads the whole response.
-pub(crate) fn send(
-    agent: &ureq::Agent,
-    max_body: u64,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<Response> {
+/// One exchange for [`send`].
+pub(crate) struct Outgoing<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: &'a [u8],
+    pub(crate) max_body: u64,
+    /// When the whole request (of which this exchange is a part) must be done.
+    pub(crate) deadline: Instant,
+}
+
+/// Sends one request and reads the whole response, within the request's deadline.
+pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Response> {
+    let Outgoing {
+        method,
+        url,
+        deadline,
+        ..
+    } = *outgoing;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(out_of_time(transport, url, "before the exchange could start"));
+    }
+    let agent = transport.agent_for(url);
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
-    for (name, value) in headers {
+    for (name, value) in outgoing.headers {
         builder = builder.header(*name, *value);
     }
     let build_error =
         |e: ureq::http::Error| Error::new(ErrorKind::HttpConfig, format!("cannot build the request: {e}"));
     // An empty body is sent as no body, so that a GET carries no `Content-Length: 0`.
-    let response = if body.is_empty() {
-        agent.run(builder.body(()).map_err(build_error)?)
+    let response = if outgoing.body.is_empty() {
+        let request = builder.body(()).map_err(build_error)?;
+        agent.run(
+            agent
+                .configure_request(request)
+                .timeout_global(Some(remaining))
+                .build(),
+        )
     } else {
-        agent.run(builder.body(body).map_err(build_error)?)
+        let request = builder.body(outgoing.body).map_err(build_error)?;
+        agent.run(
+            agent
+                .configure_request(request)
+                .timeout_global(Some(remaining))
+                .build(),
+        )
     }
-    .map_err(|e| transport_error(e, url))?;
+    .map_err(|e| transport_error(transport, e, url))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -188,9 +245,9 @@ pub(crate) fn send(
     let body = response
         .into_body()
         .into_with_config()
-        .limit(max_body)
+        .limit(outgoing.max_body)
         .read_to_vec()
-        .map_err(|e| transport_error(e, url))?;
+        .map_err(|e| transport_error(transport, e, url))?;
     Ok(Response {
         status,
         headers,
@@ -198,7 +255,46 @@ pub(crate) fn send(
     })
 }
 
-fn transport_error(e: ureq::Error, url: &str) -> Error {
+/// The request's total time ran out, `when`.
+pub(crate) fn out_of_time(transport: &Transport, url: &str, when: &str) -> Error {
+    Error::new(
+        ErrorKind::HttpTimeout,
+        format!(
+            "the request's time limit ({} ms in all, retries and token requests included) ran out {when}: {}",
+            transport.settings.request_timeout.as_millis(),
+            crate::redact::url(url)
+        ),
+    )
+}
+
+fn transport_error(transport: &Transport, e: ureq::Error, url: &str) -> Error {
+    if let ureq::Error::Other(inner) = &e {
+        if let Some(ours) = inner.downcast_ref::<Error>() {
+            return ours.clone();
+        }
+    }
+    if let ureq::Error::Timeout(which) = &e {
+        let step = match which {
+            ureq::Timeout::Global | ureq::Timeout::PerCall => {
+                return out_of_time(transport, url, "during the exchange");
+            }
+            ureq::Timeout::Resolve => "looking the host name up",
+            ureq::Timeout::Connect => "connecting",
+            ureq::Timeout::SendRequest | ureq::Timeout::SendBody => "sending the request",
+            ureq::Timeout::RecvResponse => "waiting for the response",
+            ureq::Timeout::RecvBody => "reading the response body",
+            _ => "in the exchange",
+        };
+        return Error::new(
+            ErrorKind::HttpTimeout,
+            format!(
+                "timed out {step} (connect timeout {} ms, read timeout {} ms): {}",
+                transport.settings.connect_timeout.as_millis(),
+                transport.settings.read_timeout.as_millis(),
+                crate::redact::url(url)
+            ),
+        );
+    }
     let (kind, what) = match &e {
         ureq::Error::Timeout(_) => (ErrorKind::HttpTimeout, "timed out"),
         ureq::Error::HostNotFound => (ErrorKind::HttpConnect, "host not found"),
@@ -222,6 +318,8 @@ fn transport_error(e: ureq::Error, url: &str) -> Error {
         ureq::Error::Protocol(_) => (ErrorKind::HttpProtocol, "invalid HTTP response"),
         _ => (ErrorKind::HttpIo, "request failed"),
     };
-    let url = super::redact_query(url);
-    Error::new(kind, format!("{what}: {url}: {e}"))
+    // ureq's own text may quote the URL: it is replaced by its redacted form there too.
+    let shown = crate::redact::url(url);
+    let detail = e.to_string().replace(url, &shown);
+    Error::new(kind, format!("{what}: {shown}: {detail}"))
 }

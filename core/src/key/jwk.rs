@@ -57,27 +57,29 @@ fn coordinates(alg: Algorithm, point: &[u8]) -> (&[u8], &[u8]) {
 
 /// Loads a private key from a JWK, or from a JWK Set that holds exactly one key.
 pub(super) fn load(text: &[u8]) -> Result<Key> {
-    let value: Value = serde_json::from_slice(text).map_err(|e| {
-        if e.is_eof() {
-            Error::new(
-                ErrorKind::KeyTruncated,
-                "the JWK's JSON ends early (truncated input)",
-            )
-        } else {
-            // serde_json's syntax messages name a position, never the input's content.
-            Error::new(ErrorKind::KeyMalformed, format!("the JWK is not valid JSON: {e}"))
-        }
-    })?;
-    let Value::Object(mut members) = value else {
+    let value = serde_json::from_slice(text)
+        .map(crate::json::SecretJson::new)
+        .map_err(|e| {
+            if e.is_eof() {
+                Error::new(
+                    ErrorKind::KeyTruncated,
+                    "the JWK's JSON ends early (truncated input)",
+                )
+            } else {
+                // serde_json's syntax messages name a position, never the input's content.
+                Error::new(ErrorKind::KeyMalformed, format!("the JWK is not valid JSON: {e}"))
+            }
+        })?;
+    let Value::Object(members) = &*value else {
         return Err(Error::new(
             ErrorKind::KeyMalformed,
             "the JWK is not a JSON object",
         ));
     };
-    if let Some(keys) = members.remove("keys") {
+    if let Some(keys) = members.get("keys") {
         return match keys {
-            Value::Array(mut keys) if keys.len() == 1 => match keys.pop() {
-                Some(Value::Object(only)) => from_members(&only),
+            Value::Array(keys) if keys.len() == 1 => match keys.first() {
+                Some(Value::Object(only)) => from_members(only),
                 _ => Err(Error::new(
                     ErrorKind::KeyMalformed,
                     "the JWK Set's key is not a JSON object",
@@ -93,7 +95,7 @@ pub(super) fn load(text: &[u8]) -> Result<Key> {
             )),
         };
     }
-    from_members(&members)
+    from_members(members)
 }
 
 fn from_members(jwk: &Map<String, Value>) -> Result<Key> {

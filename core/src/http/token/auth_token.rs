@@ -48,9 +48,10 @@ impl AuthToken {
     ///   "resource"? (string or array), "auth_method"? ("client_secret_post" | "client_secret_basic"),
     ///   "extra_params"? (object of strings)}`.
     pub(crate) fn from_json(json: &str) -> Result<Self> {
-        let value: Value = serde_json::from_str(json)
+        let value = serde_json::from_str(json)
+            .map(crate::json::SecretJson::new)
             .map_err(|e| config_error(format!("the token settings are not valid JSON: {e}")))?;
-        let Value::Object(members) = value else {
+        let Value::Object(members) = &*value else {
             return Err(config_error("the token settings are not a JSON object"));
         };
         if let Some(unknown) = members.keys().find(|k| !KNOWN_MEMBERS.contains(&k.as_str())) {
@@ -75,7 +76,8 @@ impl AuthToken {
         let token_endpoint = required("token_endpoint")?;
         if url::Url::parse(&token_endpoint).is_err() {
             return Err(config_error(format!(
-                "the token_endpoint '{token_endpoint}' is not an absolute URL"
+                "the token_endpoint '{}' is not an absolute URL",
+                crate::redact::url(&token_endpoint)
             )));
         }
         let auth_method = match text("auth_method")?.as_deref() {

@@ -6,10 +6,11 @@ use super::{describe_error, error_code, AccessToken, AuthMethod, AuthToken};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::exchange::{Exchange, Target};
-use crate::http::{challenge, redact_query, Response};
+use crate::http::{challenge, Response};
+use crate::redact;
 use base64ct::{Base64, Encoding};
 use std::sync::Arc;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Token responses are small; anything larger is not one.
 const MAX_TOKEN_RESPONSE: u64 = 1 << 20;
@@ -20,6 +21,8 @@ pub(crate) struct GrantContext<'a> {
     pub(crate) accept_bearer: bool,
     pub(crate) allow_insecure_http: bool,
     pub(crate) clock: &'a dyn Clock,
+    /// When the request that needs the token must be done.
+    pub(crate) deadline: std::time::Instant,
     /// Sends one request (with a fresh proof carrying the origin's latest nonce) and learns
     /// the nonce of its answer.
     pub(crate) send: &'a dyn Fn(&Exchange<'_>) -> Result<Response>,
@@ -52,6 +55,8 @@ fn grant(cx: &GrantContext<'_>, refresh_token: Option<&Zeroizing<String>>) -> Re
     }
     let mut secrets: Vec<&str> = vec![settings.client_secret.as_str()];
     secrets.extend(refresh_token.map(|rt| rt.as_str()));
+    // The Basic credential, should a server echo the header back.
+    secrets.extend(basic.as_deref().and_then(|b| b.strip_prefix("Basic ")));
     let exchange = Exchange {
         method: "POST",
         target: &target,
@@ -60,6 +65,7 @@ fn grant(cx: &GrantContext<'_>, refresh_token: Option<&Zeroizing<String>>) -> Re
         body: body.as_bytes(),
         secrets: &secrets,
         max_body: MAX_TOKEN_RESPONSE,
+        deadline: cx.deadline,
     };
     let what = if refresh_token.is_some() {
         "refresh_token"
@@ -68,9 +74,12 @@ fn grant(cx: &GrantContext<'_>, refresh_token: Option<&Zeroizing<String>>) -> Re
     };
     let mut nonce_retried = false;
     loop {
-        let response = (cx.send)(&exchange)?;
+        let mut response = (cx.send)(&exchange)?;
         if response.is_success() {
-            let mut token = AccessToken::from_response(&response.body, cx.accept_bearer, cx.clock.now())?;
+            let parsed = AccessToken::from_response(&response.body, cx.accept_bearer, cx.clock.now());
+            // The body held the new token (and perhaps a refresh token).
+            response.body.zeroize();
+            let mut token = parsed?;
             if token.refresh_token.is_none() {
                 // RFC 6749 §6: without a new refresh token the old one stays valid.
                 token.refresh_token = refresh_token.cloned();
@@ -89,7 +98,7 @@ fn grant(cx: &GrantContext<'_>, refresh_token: Option<&Zeroizing<String>>) -> Re
                 ErrorKind::NonceRejected,
                 format!(
                     "the token endpoint {} demanded a new DPoP nonce again right after a retry with its nonce",
-                    redact_query(&settings.token_endpoint)
+                    redact::url(&settings.token_endpoint)
                 ),
             ));
         }
@@ -97,8 +106,8 @@ fn grant(cx: &GrantContext<'_>, refresh_token: Option<&Zeroizing<String>>) -> Re
             ErrorKind::TokenEndpoint,
             format!(
                 "the {what} grant at {} failed: {}",
-                redact_query(&settings.token_endpoint),
-                describe_error(response.status, &response.body)
+                redact::url(&settings.token_endpoint),
+                describe_error(response.status, &response.body, &secrets)
             ),
         ));
     }

@@ -64,8 +64,10 @@ impl AccessToken {
     /// Parses a successful token response (RFC 6749 §5.1, RFC 9449 §5).
     pub(crate) fn from_response(body: &[u8], accept_bearer: bool, received: Instant) -> Result<Self> {
         let invalid = |what: &str| Error::new(ErrorKind::TokenResponse, format!("the token response {what}"));
-        let value: Value = serde_json::from_slice(body).map_err(|_| invalid("is not JSON"))?;
-        let Value::Object(members) = value else {
+        let value = serde_json::from_slice(body)
+            .map(crate::json::SecretJson::new)
+            .map_err(|_| invalid("is not JSON"))?;
+        let Value::Object(members) = &*value else {
             return Err(invalid("is not a JSON object"));
         };
         let string = |name: &str| {
@@ -112,8 +114,9 @@ impl AccessToken {
     }
 }
 
-/// The token endpoint's error answer, as `"<status> <error> (<error_description>)"`.
-pub(crate) fn describe_error(status: u16, body: &[u8]) -> String {
+/// The token endpoint's error answer, as `"<status> <error> (<error_description>)"`, with
+/// `secrets` (which a careless server may echo) replaced.
+pub(crate) fn describe_error(status: u16, body: &[u8], secrets: &[&str]) -> String {
     let parsed: Option<Map<String, Value>> = serde_json::from_slice(body).ok();
     let field = |name: &str| {
         parsed
@@ -122,11 +125,12 @@ pub(crate) fn describe_error(status: u16, body: &[u8]) -> String {
             .and_then(Value::as_str)
             .map(|s| s.chars().take(300).collect::<String>())
     };
-    match (field("error"), field("error_description")) {
+    let described = match (field("error"), field("error_description")) {
         (Some(error), Some(description)) => format!("{status} {error} ({description})"),
         (Some(error), None) => format!("{status} {error}"),
         _ => format!("{status} with no OAuth error in the body"),
-    }
+    };
+    crate::redact::secrets(&described, secrets)
 }
 
 /// The token endpoint's `error` code, if its body is an OAuth error.
@@ -189,12 +193,25 @@ mod tests {
             Some(ErrorKind::TokenResponse)
         );
         assert_eq!(
-            describe_error(400, br#"{"error":"invalid_client","error_description":"bad"}"#),
+            describe_error(
+                400,
+                br#"{"error":"invalid_client","error_description":"bad"}"#,
+                &[]
+            ),
             "400 invalid_client (bad)"
         );
         assert_eq!(
-            describe_error(502, b"<html>"),
+            describe_error(502, b"<html>", &[]),
             "502 with no OAuth error in the body"
+        );
+        assert_eq!(
+            describe_error(
+                401,
+                br#"{"error":"invalid_client","error_description":"secret s3cr3t%2B1 is wrong"}"#,
+                &["s3cr3t+1"]
+            ),
+            "401 invalid_client (secret **** is wrong)",
+            "an echoed secret is not copied into the error text"
         );
     }
 
