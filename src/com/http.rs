@@ -458,4 +458,14 @@ impl IDpopHttp_Impl for Http_Impl {
     unsafe fn get_LastMethodSuccess(&self, out: *mut VARIANT_BOOL) -> HRESULT {
         get(out, || last_method_success(&self.records))
     }
+
+    unsafe fn put_RequestTimeout(&self, value: i32) -> HRESULT {
+        action(&self.records, "RequestTimeout", || {
+            Ok(self.client.set_request_timeout(seconds(value, "RequestTimeout")?)?)
+        })
+    }
+
+    unsafe fn get_RequestTimeout(&self, out: *mut i32) -> HRESULT {
+        self.setting(out, |s| whole_seconds(s.request_timeout))
+    }
 }

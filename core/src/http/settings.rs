@@ -200,6 +200,7 @@ impl Client {
             session_log: self.log.path(),
             connect_timeout: s.connect_timeout,
             read_timeout: s.read_timeout,
+            request_timeout: s.request_timeout,
             user_agent: s.user_agent.clone(),
             ca_file: s.ca_file.clone(),
             accept_bearer: options.accept_bearer,
@@ -228,6 +229,8 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// How long to wait for the response's headers and for its body.
     pub read_timeout: Duration,
+    /// What one request may take in all.
+    pub request_timeout: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
     /// The extra CA file, if set.
