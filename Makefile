@@ -57,10 +57,13 @@ lint:
 rust-test:
 	$(CARGO) test --workspace
 
-# C programs: the ABI contract (under valgrind when installed), the key example, the HTTP
-# object against the test server, and the reference sample with nonces and a session log.
+# C programs: the ABI contract and the misuse sweep generated from the header (under valgrind
+# when installed), the key example, the HTTP object against the test server, and the reference
+# sample with nonces and a session log.
 c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 	$(VALGRIND_RUN) $(BUILD)/abi_contract
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/c/test_gen_misuse.py
+	BUILD_DIR=$(BUILD) CC=$(CC) PYTHON=$(PYTHON) tests/c/misuse.sh
 	$(VALGRIND_RUN) $(BUILD)/key_and_proof > /dev/null
 	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- $(VALGRIND_RUN) $(BUILD)/http_contract
 	rm -f $(BUILD)/cc-session.log $(BUILD)/cc-ec.pem

@@ -320,7 +320,9 @@ DPOP_API DPOP_CALL dpop_status dpop_last_error_code(void);
  *
  * The string belongs to libdpop and stays valid until the next failing libdpop call on this
  * thread; copy it to keep it. Calls that fail before any handle exists (a NULL handle, a
- * caught panic) are reported here only.
+ * caught panic) are reported here only. The getters that only read (`*_last_error_text`,
+ * `dpop_http_last_status`, `dpop_response_status`, `dpop_response_body`) record nothing,
+ * not even for a NULL handle: they answer with their own fallback value.
  */
 DPOP_API DPOP_CALL const char *dpop_last_error_message(void);
 
@@ -584,9 +586,9 @@ DPOP_API DPOP_CALL dpop_status dpop_key_last_error_text(const struct dpop_key *k
  * Every call makes a new proof (new `jti`, current `iat`). Strings out as for
  * `dpop_key_public_jwk`; a proof with a short nonce and no extra claims fits in 1024 bytes.
  *
- * Errors: `DPOP_ERR_KEY_NOT_LOADED`, `DPOP_ERR_PROOF_*`, `DPOP_ERR_INVALID_ARGUMENT` (empty
- * access token), `DPOP_ERR_BUFFER_TOO_SMALL`, `DPOP_ERR_NULL_POINTER`, `DPOP_ERR_INVALID_UTF8`.
- * The error is recorded on the key handle too.
+ * Errors: `DPOP_ERR_KEY_NOT_LOADED`, `DPOP_ERR_PROOF_*`, `DPOP_ERR_BUFFER_TOO_SMALL`,
+ * `DPOP_ERR_NULL_POINTER`, `DPOP_ERR_INVALID_UTF8`. The error is recorded on the key handle
+ * too.
  */
 DPOP_API DPOP_CALL dpop_status dpop_proof_create(const struct dpop_key *key, const char *method, const char *url, const char *access_token, const char *nonce, const char *extra_claims, char *buf, size_t buf_len, size_t *out_size);
 

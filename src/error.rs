@@ -209,7 +209,9 @@ pub extern "C" fn dpop_last_error_code() -> dpop_status {
 ///
 /// The string belongs to libdpop and stays valid until the next failing libdpop call on this
 /// thread; copy it to keep it. Calls that fail before any handle exists (a NULL handle, a
-/// caught panic) are reported here only.
+/// caught panic) are reported here only. The getters that only read (`*_last_error_text`,
+/// `dpop_http_last_status`, `dpop_response_status`, `dpop_response_body`) record nothing,
+/// not even for a NULL handle: they answer with their own fallback value.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_last_error_message() -> *const c_char {

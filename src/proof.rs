@@ -20,9 +20,9 @@ use std::ffi::c_char;
 /// Every call makes a new proof (new `jti`, current `iat`). Strings out as for
 /// `dpop_key_public_jwk`; a proof with a short nonce and no extra claims fits in 1024 bytes.
 ///
-/// Errors: `DPOP_ERR_KEY_NOT_LOADED`, `DPOP_ERR_PROOF_*`, `DPOP_ERR_INVALID_ARGUMENT` (empty
-/// access token), `DPOP_ERR_BUFFER_TOO_SMALL`, `DPOP_ERR_NULL_POINTER`, `DPOP_ERR_INVALID_UTF8`.
-/// The error is recorded on the key handle too.
+/// Errors: `DPOP_ERR_KEY_NOT_LOADED`, `DPOP_ERR_PROOF_*`, `DPOP_ERR_BUFFER_TOO_SMALL`,
+/// `DPOP_ERR_NULL_POINTER`, `DPOP_ERR_INVALID_UTF8`. The error is recorded on the key handle
+/// too.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_proof_create(
