@@ -15,7 +15,7 @@ const BASIC_CHALLENGE: &str = r#"Basic realm="dpop-test-server""#;
 /// Answers a token request. `url` is the normalised URL the request was sent to.
 pub fn token_endpoint(shared: &Shared, request: &Request, url: &str) -> Response {
     let response = answer(shared, request, url).unwrap_or_else(|error| error);
-    if shared.config.require_nonce_token {
+    if shared.config.require_nonce_token || shared.config.token_nonce_every_request {
         response.with_header("DPoP-Nonce", shared.current_nonce())
     } else {
         response
@@ -38,6 +38,15 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
     if proof.claim("nonce").is_some() && !shared.issues_nonces() {
         return Err(invalid_proof(NONCE_NOT_ISSUED));
+    }
+    if shared.config.token_nonce_every_request {
+        shared.stats().nonce_rejections_token += 1;
+        shared.rotate_nonce();
+        return Err(Response::error(
+            400,
+            "use_dpop_nonce",
+            "a fresh nonce is required on every request",
+        ));
     }
     if shared.config.require_nonce_token {
         let description = match shared.check_nonce(proof.claim("nonce")) {

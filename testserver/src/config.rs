@@ -1,4 +1,8 @@
-//! What a test server does: its clients, token lifetime and which DPoP behaviours it demands.
+//! What a test server does: its clients, token lifetime, which DPoP behaviours it demands and
+//! how its endpoints misbehave.
+
+use crate::fault::Fault;
+use crate::proof::{self, Expected, VerifiedProof};
 
 /// Settings of a [`Server`](crate::Server). Start from [`Config::default`] and change fields.
 #[derive(Clone, Debug)]
@@ -19,12 +23,20 @@ pub struct Config {
     /// Whether the API rejects every request with a fresh nonce (to test that clients retry once,
     /// never in a loop). Default false.
     pub api_nonce_every_request: bool,
+    /// Whether the token endpoint rejects every request with a fresh nonce (400
+    /// `use_dpop_nonce`), the token endpoint's counterpart of `api_nonce_every_request`.
+    /// Default false.
+    pub token_nonce_every_request: bool,
     /// The `token_type` of token responses. Default "DPoP"; "Bearer" tests downgrade detection.
     pub token_type: String,
     /// Allowed difference between a proof's `iat` and the server clock, in seconds. Default 60.
     pub iat_window: u64,
     /// Serve HTTPS with this (certificate chain, private key), each PEM text or a PEM file path.
     pub tls: Option<(String, String)>,
+    /// How `POST /token` misbehaves. Default none.
+    pub token_fault: Option<Fault>,
+    /// How the API (`/dpop/*`) misbehaves. Default none.
+    pub api_fault: Option<Fault>,
 }
 
 impl Default for Config {
@@ -36,9 +48,12 @@ impl Default for Config {
             require_nonce_token: false,
             require_nonce_api: false,
             api_nonce_every_request: false,
+            token_nonce_every_request: false,
             token_type: "DPoP".into(),
             iat_window: 60,
             tls: None,
+            token_fault: None,
+            api_fault: None,
         }
     }
 }
@@ -47,6 +62,8 @@ impl Default for Config {
 /// [`Server::stats`](crate::Server::stats).
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
+    /// TCP connections accepted.
+    pub connections: u64,
     /// Every `POST /token` received, valid or not.
     pub token_requests: u64,
     /// Access tokens issued.
@@ -81,8 +98,11 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body (invalid UTF-8 replaced).
     pub body: String,
-    /// The status answered; 0 for a request never answered (`/stall`).
+    /// The status answered; 0 for a request never answered (`/stall`, [`Fault::Hang`],
+    /// [`Fault::Reset`]).
     pub status: u16,
+    /// The `DPoP-Nonce` of the answer, if it had one.
+    pub nonce: Option<String>,
 }
 
 impl RecordedRequest {
@@ -92,5 +112,26 @@ impl RecordedRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Checks the request's DPoP proof as the server does (RFC 9449 §4.3): one `DPoP` header,
+    /// `typ`, `alg`, a public `jwk`, the signature, `htm` (this request's method), `htu` (`url`,
+    /// normalised, without query) and `iat` within `iat_window` seconds of now. Replay, `ath` and
+    /// `nonce` need state the caller holds (the `jti`s seen, the token, the nonces sent) and are
+    /// left to it: the claims are in the result.
+    pub fn verify_proof(&self, url: &str, iat_window: u64) -> Result<VerifiedProof, &'static str> {
+        let expected = Expected {
+            method: &self.method,
+            url,
+            now: crate::state::now(),
+            iat_window,
+        };
+        let headers: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("dpop"))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        proof::verify(&headers, &expected)
     }
 }

@@ -1,11 +1,13 @@
 //! A small HTTP/1.1 server connection: requests with `Content-Length` bodies, keep-alive, over
-//! any `Read + Write` stream (plain TCP or a rustls stream).
+//! any [`Stream`] (plain TCP or a rustls stream).
 //!
 //! The socket under the stream has a short read timeout; a timed-out read only checks whether
 //! the server is stopping and reads again, so a stopping server ends its connections quickly.
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Largest request head (request line and headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -61,6 +63,36 @@ impl Request {
     }
 }
 
+/// Filler for [`Body::Generated`], written from here rather than from a buffer of the body's size.
+static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+/// How often a trickled body sends its next slice.
+const TRICKLE_TICK: Duration = Duration::from_millis(100);
+
+/// A response body.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// `len` filler bytes made while they are written, so that a huge body is never held in
+    /// memory; at `per_second` bytes per second when given (a tenth every 100 ms).
+    Generated {
+        /// The body length.
+        len: u64,
+        /// The rate, if the body trickles.
+        per_second: Option<u64>,
+    },
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::Generated { len, .. } => *len,
+        }
+    }
+}
+
 /// One response.
 #[derive(Clone, Debug)]
 pub struct Response {
@@ -69,7 +101,7 @@ pub struct Response {
     /// Header fields besides Content-Length and Connection.
     pub headers: Vec<(String, String)>,
     /// The body.
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 impl Response {
@@ -78,7 +110,7 @@ impl Response {
         Response {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
+            body: Body::Bytes(body.to_string().into_bytes()),
         }
     }
 
@@ -95,8 +127,23 @@ impl Response {
         Response {
             status,
             headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
+            body: Body::Bytes(body.as_bytes().to_vec()),
         }
+    }
+
+    /// Replaces the `Content-Type`.
+    pub fn with_content_type(mut self, content_type: &str) -> Response {
+        self.headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+        self.with_header("Content-Type", content_type)
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Adds a header field.
@@ -119,6 +166,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -126,17 +174,39 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         _ => "Status",
     }
 }
 
+/// A connection's byte stream. Plain TCP can also show what has arrived without taking it, which
+/// is how the server resets a connection: a socket closed with unread input sends a TCP RST.
+pub trait Stream: Read + Write {
+    /// Copies bytes that have arrived into `buf` without taking them; None if the stream cannot.
+    fn peek(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let _ = buf;
+        None
+    }
+}
+
+impl Stream for TcpStream {
+    fn peek(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        Some(TcpStream::peek(self, buf))
+    }
+}
+
+impl Stream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {}
+
 /// Serves requests on one connection until the peer closes it, an error happens or `stop` is set.
-/// `handle` sees each request; `on_bad` sees each malformed request's error response.
-pub fn serve<S: Read + Write>(
+/// `handle` sees each request; `on_bad` sees each malformed request's error response. With
+/// `resets`, each request's head is first looked at without being taken (plain TCP only): when
+/// `resets` says so, the connection is dropped with the request unread, which resets it.
+pub fn serve<S: Stream>(
     stream: S,
     stop: &AtomicBool,
     mut handle: impl FnMut(&Request) -> Reply,
     mut on_bad: impl FnMut(&Response),
+    resets: Option<&dyn Fn(&Request) -> bool>,
 ) {
     let mut conn = Connection {
         stream,
@@ -144,6 +214,11 @@ pub fn serve<S: Read + Write>(
         stop,
     };
     loop {
+        if let Some(resets) = resets {
+            if conn.buf.is_empty() && conn.peek_head().is_some_and(|head| resets(&head)) {
+                return;
+            }
+        }
         let request = match conn.read_request() {
             Ok(Some(request)) => request,
             Ok(None) => return,
@@ -181,7 +256,7 @@ struct Connection<'a, S> {
     stop: &'a AtomicBool,
 }
 
-impl<S: Read + Write> Connection<'_, S> {
+impl<S: Stream> Connection<'_, S> {
     /// Reads more bytes into `buf`; false at end of stream, on an error or when stopping.
     fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 16 * 1024];
@@ -198,6 +273,37 @@ impl<S: Read + Write> Connection<'_, S> {
                 Err(e) if is_retry(&e) => continue,
                 Err(_) => return false,
             }
+        }
+    }
+
+    /// The head of the next request as it has arrived, nothing taken from the stream; None when
+    /// the stream cannot peek, ends, or the head is malformed or too large (the normal read then
+    /// deals with it).
+    fn peek_head(&mut self) -> Option<Request> {
+        let mut peeked = vec![0u8; MAX_HEAD + 4];
+        let mut seen = 0;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let n = match self.stream.peek(&mut peeked)? {
+                Ok(0) => return None,
+                Ok(n) => n,
+                Err(e) if is_retry(&e) => continue,
+                Err(_) => return None,
+            };
+            if let Some(end) = find(&peeked[..n], b"\r\n\r\n") {
+                let head = std::str::from_utf8(&peeked[..end]).ok()?;
+                return parse_head(head).ok();
+            }
+            if n > MAX_HEAD {
+                return None;
+            }
+            if n == seen {
+                // Part of the head is there: peek returns at once until more arrives.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            seen = n;
         }
     }
 
@@ -259,11 +365,42 @@ impl<S: Read + Write> Connection<'_, S> {
             "Connection: close\r\n\r\n"
         });
         let mut bytes = out.into_bytes();
-        if !head_only {
-            bytes.extend_from_slice(&response.body);
+        match &response.body {
+            Body::Bytes(body) if !head_only => bytes.extend_from_slice(body),
+            _ => {}
         }
         self.stream.write_all(&bytes)?;
-        self.stream.flush()
+        self.stream.flush()?;
+        match response.body {
+            Body::Generated { len, per_second } if !head_only => self.write_generated(len, per_second),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes `len` filler bytes, at `per_second` when given; stops early when the server stops.
+    fn write_generated(&mut self, len: u64, per_second: Option<u64>) -> io::Result<()> {
+        let slice = match per_second {
+            Some(rate) => (rate / 10).max(1),
+            None => FILLER.len() as u64,
+        };
+        let mut left = len;
+        while left > 0 {
+            let mut in_slice = left.min(slice);
+            left -= in_slice;
+            while in_slice > 0 {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(io::Error::other("the server is stopping"));
+                }
+                let n = in_slice.min(FILLER.len() as u64) as usize;
+                self.stream.write_all(&FILLER[..n])?;
+                in_slice -= n as u64;
+            }
+            self.stream.flush()?;
+            if per_second.is_some() && left > 0 {
+                std::thread::sleep(TRICKLE_TICK);
+            }
+        }
+        Ok(())
     }
 }
 

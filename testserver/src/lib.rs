@@ -5,11 +5,14 @@
 //! check a rejected request failed in `error_description`, and counts and records every request.
 //! Endpoints: `POST /token` (client_credentials and refresh_token grants), `/dpop/*` (the
 //! protected API; it echoes what it saw), `GET /plain` (no auth), `GET /stall` (never answers).
+//! The token endpoint and the API can each be given a [`Fault`] (a 500, an HTML page, a hang, a
+//! reset, a 200 MB or trickling body, a redirect, ...) to test clients against broken servers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod authz;
 mod config;
+mod fault;
 mod http;
 mod jws;
 mod proof;
@@ -19,5 +22,7 @@ mod state;
 mod token;
 
 pub use config::{Config, RecordedRequest, Stats};
+pub use fault::{Fault, FAULT_SYNTAX};
 pub use jws::SUPPORTED_ALGS;
+pub use proof::VerifiedProof;
 pub use server::Server;

@@ -1,5 +1,6 @@
 //! The protected API (`/dpop/*`): DPoP-bound access tokens checked per RFC 9449 §4.3 and §7.
 
+use crate::fault::Fault;
 use crate::http::{Request, Response};
 use crate::jws::{sha256_b64, SUPPORTED_ALGS};
 use crate::proof::{self, VerifiedProof};
@@ -115,6 +116,9 @@ fn check(
         .and_then(Value::as_str);
     if jkt != Some(proof.jkt.as_str()) {
         return Err(invalid_token("cnf.jkt does not match the DPoP proof key"));
+    }
+    if shared.config.api_fault == Some(Fault::EndlessInvalidToken) {
+        return Err(invalid_token("every access token is refused (fault mode)"));
     }
 
     if proof.claim("nonce").is_some() && !shared.issues_nonces() {

@@ -3,6 +3,7 @@
 
 use crate::authz::token_endpoint;
 use crate::config::{Config, RecordedRequest, Stats};
+use crate::fault::{self, Fault};
 use crate::http::{self, Reply, Request, Response};
 use crate::proof::normalize_authority;
 use crate::resource::api;
@@ -45,6 +46,7 @@ impl Server {
 
     /// Starts a server on 127.0.0.1:`port` (0: the OS chooses).
     pub fn start_on(config: Config, port: u16) -> io::Result<Server> {
+        fault::check(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let tls = match &config.tls {
             Some((cert, key)) => Some(Arc::new(tls_config(cert, key)?)),
             None => None,
@@ -186,6 +188,7 @@ fn accept_loop(
             thread::sleep(POLL);
             continue;
         };
+        shared.stats().connections += 1;
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         let spawned = thread::Builder::new()
@@ -209,8 +212,20 @@ fn connection(stream: TcpStream, shared: &Shared, tls: Option<Arc<rustls::Server
     let is_tls = tls.is_some();
     let handle = |request: &Request| route(shared, request, is_tls);
     let on_bad = |response: &Response| log(shared, "-", "-", response.status);
+    let resets = |head: &Request| {
+        let endpoint = Endpoint::of(head);
+        let reset = shared.fault(endpoint) == Some(&Fault::Reset);
+        if reset {
+            count(shared, endpoint);
+            record(shared, head, None);
+        }
+        reset
+    };
+    let resets = shared
+        .resets_connections()
+        .then_some(&resets as &dyn Fn(&Request) -> bool);
     match tls {
-        None => http::serve(stream, &shared.stop, handle, on_bad),
+        None => http::serve(stream, &shared.stop, handle, on_bad, resets),
         Some(config) => {
             let Ok(tls) = rustls::ServerConnection::new(config) else {
                 return;
@@ -220,8 +235,60 @@ fn connection(stream: TcpStream, shared: &Shared, tls: Option<Arc<rustls::Server
                 &shared.stop,
                 handle,
                 on_bad,
+                resets,
             );
         }
+    }
+}
+
+/// Which endpoint a request is for, as far as counters and faults go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// `POST /token`.
+    Token,
+    /// `/dpop` and `/dpop/*`, any method.
+    Api,
+    /// Anything else.
+    Other,
+}
+
+impl Endpoint {
+    fn of(request: &Request) -> Endpoint {
+        let path = request.path.as_str();
+        if path == "/token" && request.method == "POST" {
+            Endpoint::Token
+        } else if path == "/dpop" || path.starts_with("/dpop/") {
+            Endpoint::Api
+        } else {
+            Endpoint::Other
+        }
+    }
+}
+
+impl Shared {
+    /// The fault configured for `endpoint`.
+    fn fault(&self, endpoint: Endpoint) -> Option<&Fault> {
+        match endpoint {
+            Endpoint::Token => self.config.token_fault.as_ref(),
+            Endpoint::Api => self.config.api_fault.as_ref(),
+            Endpoint::Other => None,
+        }
+    }
+
+    /// Whether an endpoint resets connections, so that request heads are looked at first.
+    fn resets_connections(&self) -> bool {
+        [Endpoint::Token, Endpoint::Api]
+            .into_iter()
+            .any(|endpoint| self.fault(endpoint) == Some(&Fault::Reset))
+    }
+}
+
+/// Counts a request for its endpoint.
+fn count(shared: &Shared, endpoint: Endpoint) {
+    match endpoint {
+        Endpoint::Token => shared.stats().token_requests += 1,
+        Endpoint::Api => shared.stats().api_requests += 1,
+        Endpoint::Other => {}
     }
 }
 
@@ -231,18 +298,36 @@ fn log(shared: &Shared, method: &str, path: &str, status: u16) {
     }
 }
 
-/// Answers one request and records it. `/stall` is recorded (status 0) and never answered: its
-/// thread sleeps until the server stops, then closes the connection.
+/// Answers one request and records it, with the endpoint's fault if it has one. `/stall` and
+/// [`Fault::Hang`] are recorded (status 0) and never answered: the thread sleeps until the
+/// server stops, then closes the connection. [`Fault::Reset`] gets here only over TLS, where
+/// the connection is closed instead.
 fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
-    if request.path == "/stall" {
-        record(shared, request, 0);
+    let endpoint = Endpoint::of(request);
+    count(shared, endpoint);
+    let fault = shared.fault(endpoint);
+    if request.path == "/stall" || fault == Some(&Fault::Hang) {
+        record(shared, request, None);
         while !shared.stop.load(Ordering::Relaxed) {
             thread::sleep(POLL);
         }
         return Reply::Close;
     }
-    let response = dispatch(shared, request, tls);
-    record(shared, request, response.status);
+    if fault == Some(&Fault::Reset) {
+        record(shared, request, None);
+        return Reply::Close;
+    }
+    let mut response = match fault.and_then(|fault| fault.response(shared)) {
+        Some(response) => response,
+        None => dispatch(shared, request, tls),
+    };
+    if fault == Some(&Fault::NonceOn200) && (200..300).contains(&response.status) {
+        response
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("dpop-nonce"));
+        response = response.with_header("DPoP-Nonce", shared.rotate_nonce());
+    }
+    record(shared, request, Some(&response));
     Reply::Send(
         response
             .with_header("Cache-Control", "no-store")
@@ -250,7 +335,9 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
     )
 }
 
-fn record(shared: &Shared, request: &Request, status: u16) {
+/// Records a request with its answer (None: never answered).
+fn record(shared: &Shared, request: &Request, response: Option<&Response>) {
+    let status = response.map_or(0, |r| r.status);
     log(shared, &request.method, &request.path, status);
     shared.record(RecordedRequest {
         method: request.method.clone(),
@@ -258,18 +345,13 @@ fn record(shared: &Shared, request: &Request, status: u16) {
         headers: request.headers.clone(),
         body: String::from_utf8_lossy(&request.body).into_owned(),
         status,
+        nonce: response.and_then(|r| r.header("dpop-nonce")).map(str::to_owned),
     });
 }
 
 fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
     let path = request.path.as_str();
-    let is_api = path == "/dpop" || path.starts_with("/dpop/");
-    if path == "/token" && request.method == "POST" {
-        shared.stats().token_requests += 1;
-    }
-    if is_api {
-        shared.stats().api_requests += 1;
-    }
+    let is_api = Endpoint::of(request) == Endpoint::Api;
     let scheme = if tls { "https" } else { "http" };
     // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
     let authority = request.target_authority.as_deref().or(request.header("host"));

@@ -1,6 +1,7 @@
 //! The state one server shares between its connection threads.
 
 use crate::config::{Config, RecordedRequest, Stats};
+use crate::fault::Fault;
 use crate::jws::b64;
 use crate::token::{TokenSigner, TokenStore};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -112,7 +113,15 @@ impl Shared {
     /// Whether this server ever hands out nonces (at its token endpoint or its API).
     pub fn issues_nonces(&self) -> bool {
         let c = &self.config;
-        c.require_nonce_token || c.require_nonce_api || c.api_nonce_every_request
+        let fault_sends_nonce = [&c.token_fault, &c.api_fault]
+            .into_iter()
+            .flatten()
+            .any(Fault::sends_nonce);
+        c.require_nonce_token
+            || c.require_nonce_api
+            || c.api_nonce_every_request
+            || c.token_nonce_every_request
+            || fault_sends_nonce
     }
 
     /// Compares a proof's `nonce` claim with the server's nonces.

@@ -1,10 +1,11 @@
 //! HTTP and TLS: HTTPS with a private CA, keep-alive, the plain, stall and unknown endpoints,
-//! refused chunked bodies, prompt shutdown, and the `dpop-test-server` binary.
+//! refused chunked bodies, prompt shutdown, the reset fault over TLS, and the
+//! `dpop-test-server` binary.
 
 mod common;
 
 use common::*;
-use dpop_testserver::{Config, Server};
+use dpop_testserver::{Config, Fault, Server};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -109,6 +110,26 @@ fn https_accepts_pem_file_paths() {
         .unwrap();
     assert_eq!(read_reply(&mut stream).body, "hello");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn reset_fault_over_tls_closes_the_connection_instead() {
+    let (ca, chain, key_pem) = private_ca();
+    let server = Server::start(Config {
+        tls: Some((chain, key_pem)),
+        api_fault: Some(Fault::Reset),
+        ..Config::default()
+    })
+    .unwrap();
+    let mut stream = tls_connect(&server, &ca, "127.0.0.1");
+    stream
+        .write_all(request_text(&server, "GET", "/dpop/test", &[], "").as_bytes())
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "no answer: {:?}", String::from_utf8_lossy(&rest));
+    let stats = server.stats();
+    assert_eq!((stats.api_requests, stats.requests[0].status), (1, 0));
 }
 
 #[test]
@@ -294,4 +315,56 @@ fn binary_rejects_unknown_flags() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown option '--bogus'"));
+    let output = Command::new(env!("CARGO_BIN_EXE_dpop-test-server"))
+        .args(["--api-fault", "huge:lots"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("'lots' in fault 'huge:lots' is not a number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn binary_takes_fault_flags() {
+    let dir = temp_dir("bin-faults");
+    let port_file = dir.join("port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dpop-test-server"))
+        .args(["--port-file", port_file.to_str().unwrap(), "--quiet"])
+        .args([
+            "--api-fault",
+            "redirect:http://127.0.0.1:9/x",
+            "--token-fault",
+            "500",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = std::fs::read_to_string(&port_file).unwrap();
+    let ask = |request: &str| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port.trim().parse::<u16>().unwrap())).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        read_reply(&mut stream)
+    };
+    let host = format!("127.0.0.1:{}", port.trim());
+    let reply = ask(&format!(
+        "GET /dpop/test HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(
+        (reply.status, reply.header("location")),
+        (302, Some("http://127.0.0.1:9/x"))
+    );
+    let reply = ask(&format!(
+        "POST /token HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(reply.status, 500);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -10,13 +10,21 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --port-file PATH         write the bound port to PATH once listening
   --require-nonce          demand DPoP nonces at the token endpoint and the API
   --nonce-every-request    the API rejects every request with a fresh nonce
+  --token-nonce-every-request   the token endpoint rejects every request with a fresh nonce
   --ttl SECONDS            access token lifetime (default 300)
   --refresh-tokens         issue refresh tokens
   --token-type TYPE        token_type of token responses (default DPoP)
   --iat-window SECONDS     allowed proof iat skew (default 60)
   --tls-cert PEM --tls-key PEM   serve HTTPS with this certificate chain and key
   --client ID:SECRET       a client (repeatable; replaces the default m2m.dpop:secret)
-  --quiet                  do not log requests to stderr";
+  --token-fault FAULT      the token endpoint misbehaves (see below)
+  --api-fault FAULT        the API misbehaves (see below)
+  --quiet                  do not log requests to stderr
+FAULT: 500 (a 500 error), html (an HTML page), no-access-token (a token response without one),
+  hang (never answer), reset (reset the connection), huge:BYTES (a body of BYTES, not held in
+  memory), trickle:BYTES:PER_SECOND (a slow body), redirect:URL (a 302 to URL), binary (a body
+  of every byte value), malformed-challenge (a 401 with a broken WWW-Authenticate),
+  nonce-on-200 (a fresh DPoP-Nonce on every 2xx), invalid-token (the API refuses every token)";
 
 struct Options {
     config: Config,
@@ -55,6 +63,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 config.require_nonce_api = true;
             }
             "--nonce-every-request" => config.api_nonce_every_request = true,
+            "--token-nonce-every-request" => config.token_nonce_every_request = true,
+            "--token-fault" => config.token_fault = Some(value()?.parse()?),
+            "--api-fault" => config.api_fault = Some(value()?.parse()?),
             "--ttl" => config.token_ttl = number(value()?)?,
             "--refresh-tokens" => config.issue_refresh_tokens = true,
             "--token-type" => config.token_type = value()?,
