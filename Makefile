@@ -1,7 +1,9 @@
 # libdpop build and test entry points. See README.md.
 #   make            build the library (release), the test server and the C programs
 #   make demo       start the local DPoP test server, run examples-c/client_credentials against it
-#   make test       every test: header check, lints, Rust tests, C tests, Python interop tests
+#   make test       every test: header check, lints, Rust tests, C tests (valgrind, ASan/UBSan),
+#                   the misuse sweep, interop, bindings, Python tests
+#   make miri       the C ABI crate's unit tests under Miri (CI runs it after make test)
 #   make bench      the benchmark table (BENCHMARKS.md)
 #   make windows    dpop.dll for x86_64 and i686, export checks, C programs under Wine
 #   make header     regenerate include/dpop.h after changing the C API
@@ -21,7 +23,7 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server header check-header lint rust-test c-test py-test interop bindings-test test bench bench-smoke demo windows clean
+.PHONY: all lib server header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke demo windows clean
 
 all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
 
@@ -76,6 +78,39 @@ c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 	! grep -q 'cc-secret-Q7wR3t' $(BUILD)/cc-session.log
 	@echo "client_credentials: 200 through nonce demands; the session log holds no secret"
 
+# The C programs again, built with AddressSanitizer (LeakSanitizer included) and
+# UndefinedBehaviorSanitizer, against the test server (valgrind cannot run beside ASan).
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
+SANITIZED := $(BUILD)/asan/abi_contract $(BUILD)/asan/http_contract $(BUILD)/asan/key_and_proof \
+	$(BUILD)/asan/client_credentials
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+
+$(BUILD)/asan/%: tests/c/%.c tests/c/check.h include/dpop.h lib
+	@mkdir -p $(BUILD)/asan
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SANITIZE_FLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/asan/%: examples-c/%.c include/dpop.h lib
+	@mkdir -p $(BUILD)/asan
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SANITIZE_FLAGS) -o $@ $< $(LDLIBS)
+
+sanitize: server $(SANITIZED)
+	env $(SANITIZER_ENV) $(BUILD)/asan/abi_contract
+	env $(SANITIZER_ENV) $(BUILD)/asan/key_and_proof > /dev/null
+	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- env $(SANITIZER_ENV) $(BUILD)/asan/http_contract
+	rm -f $(BUILD)/asan/cc-ec.pem
+	$(WITH_SERVER) --require-nonce --client m2m.dpop:asan-secret-P3kx -- env $(SANITIZER_ENV) \
+		DPOP_CLIENT_SECRET=asan-secret-P3kx DPOP_KEY_FILE=$(BUILD)/asan/cc-ec.pem $(BUILD)/asan/client_credentials \
+		> $(BUILD)/asan/cc-output.txt
+	grep -q '^status: 200$$' $(BUILD)/asan/cc-output.txt
+	@echo "sanitize: the C programs are clean under ASan, LeakSanitizer and UBSan"
+
+# Miri over the C ABI crate's own unit tests (handles, records, the boundary's conversions and
+# panic boundary): the parts that touch no socket and no ring assembly. Needs the nightly
+# toolchain's miri and rust-src components, installed here when missing.
+miri:
+	rustup component add miri rust-src --toolchain nightly
+	cargo +nightly miri test -p dpop --lib
+
 py-test: $(TEST_PROGRAMS)
 	DPOPTOOL=$(CURDIR)/$(BUILD)/dpoptool $(PYTHON) -m pytest -q tests/python
 
@@ -88,7 +123,7 @@ interop: server $(BUILD)/client_credentials $(BUILD)/dpoptool
 bindings-test: all
 	bindings/run-tests.sh
 
-test: check-header lint rust-test bench-smoke c-test interop bindings-test py-test
+test: check-header lint rust-test bench-smoke c-test sanitize interop bindings-test py-test
 
 # One table of ratios against references measured in the same run (see BENCHMARKS.md).
 bench:

@@ -272,3 +272,106 @@ impl<T> OutPtr<T> {
         unsafe { self.ptr.write(value) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The conversions and the panic boundary on their own; `make miri` runs these under Miri.
+    use super::*;
+    use crate::error::{DPOP_ERR_INVALID_UTF8, DPOP_ERR_PANIC};
+
+    #[test]
+    fn strings_in_are_checked_for_null_and_utf8() {
+        let good = c"héllo";
+        // SAFETY: a NUL-terminated string that outlives the call.
+        assert_eq!(unsafe { arg_str(good.as_ptr(), "s") }.unwrap(), "héllo");
+        // SAFETY: NULL is allowed.
+        let null = unsafe { arg_str(std::ptr::null(), "s") }.unwrap_err();
+        assert_eq!(
+            (null.code, null.message.as_str()),
+            (DPOP_ERR_NULL_POINTER, "argument 's' is NULL")
+        );
+        let bad = c"a\xffb";
+        // SAFETY: a NUL-terminated string that outlives the call.
+        let bad = unsafe { arg_str(bad.as_ptr(), "s") }.unwrap_err();
+        assert_eq!(bad.code, DPOP_ERR_INVALID_UTF8);
+        assert!(bad.message.contains("at byte 1"), "{}", bad.message);
+        // SAFETY: NULL and a NUL-terminated string.
+        unsafe {
+            assert_eq!(opt_str(std::ptr::null(), "o").unwrap(), None);
+            assert_eq!(opt_str(c"".as_ptr(), "o").unwrap(), None, "\"\" means absent");
+        }
+    }
+
+    #[test]
+    fn byte_buffers_may_be_null_only_when_empty() {
+        let data = [1u8, 2, 3];
+        // SAFETY: `data` is 3 readable bytes; NULL with 0 and NULL with 3 are what is tested.
+        unsafe {
+            assert_eq!(arg_bytes(data.as_ptr(), 3, "d").unwrap(), &data);
+            assert!(arg_bytes(std::ptr::null(), 0, "d").unwrap().is_empty());
+            assert_eq!(
+                arg_bytes(std::ptr::null(), 3, "d").unwrap_err().code,
+                DPOP_ERR_NULL_POINTER
+            );
+        }
+    }
+
+    #[test]
+    fn strings_out_are_written_only_when_they_fit() {
+        let mut buf = [b'#' as c_char; 8];
+        let mut size = 0usize;
+        // SAFETY: `buf` is 8 writable bytes and `size` is writable, for each call below.
+        let small = unsafe { OutString::new(buf.as_mut_ptr(), 5, &mut size) }.write("hello");
+        assert_eq!(small.unwrap_err().code, DPOP_ERR_BUFFER_TOO_SMALL);
+        assert_eq!(size, 6, "the size needed, NUL included");
+        assert!(buf.iter().all(|&b| b == b'#' as c_char), "nothing written");
+        // SAFETY: as above.
+        unsafe { OutString::new(buf.as_mut_ptr(), 6, &mut size) }
+            .write("hello")
+            .unwrap();
+        assert_eq!(
+            &buf[..6],
+            c"hello"
+                .to_bytes_with_nul()
+                .iter()
+                .map(|&b| b as c_char)
+                .collect::<Vec<_>>()
+        );
+        // SAFETY: NULL buffer and NULL size are allowed.
+        let query = unsafe { OutString::new(std::ptr::null_mut(), 0, std::ptr::null_mut()) }.write("x");
+        assert_eq!(query.unwrap_err().code, DPOP_ERR_BUFFER_TOO_SMALL);
+    }
+
+    #[test]
+    fn out_pointers_refuse_null_and_are_written_once() {
+        let mut slot: *mut u8 = std::ptr::null_mut();
+        let mut value = 7u8;
+        // SAFETY: `slot` is writable; NULL is what is tested next.
+        unsafe {
+            OutPtr::new(&mut slot, "out").unwrap().write(&mut value);
+            assert_eq!(
+                OutPtr::<u8>::new(std::ptr::null_mut(), "out").err().unwrap().code,
+                DPOP_ERR_NULL_POINTER
+            );
+        }
+        assert_eq!(slot, &mut value as *mut u8);
+    }
+
+    #[test]
+    fn a_panic_in_a_body_becomes_a_status_and_a_message() {
+        let status = call("dpop_test_panic", |_| panic!("boom"));
+        assert_eq!(status, DPOP_ERR_PANIC);
+        assert_eq!(thread_error_code(), DPOP_ERR_PANIC);
+        // SAFETY: the thread's message is a NUL-terminated string valid until the next failure.
+        let message = unsafe { CStr::from_ptr(thread_error_message()) }
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.starts_with("dpop_test_panic: internal error"),
+            "{message}"
+        );
+        assert_eq!(call_value("dpop_test_value", 9, |_| Ok(3)), 3);
+        assert_eq!(call_value("dpop_test_value", 9, |_| Err(FfiError::null("x"))), 9);
+    }
+}

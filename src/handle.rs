@@ -104,14 +104,17 @@ impl Ownership for Shared {
 /// As for [`Handle::borrow`].
 #[allow(dead_code)]
 pub(crate) unsafe fn share<H: Handle<Ownership = Shared>>(ptr: *const H) -> FfiResult<std::sync::Arc<H>> {
-    // SAFETY: by this function's contract a non-NULL `ptr` is a live handle from
-    // `Shared::into_raw`, that is an `Arc<H>` the host holds a reference of.
-    let handle = unsafe { H::borrow(ptr) }?;
-    // SAFETY: `handle` points into a live `Arc<H>` (above); the count rises before the new
-    // `Arc` is made, so the host's reference is left as it was.
+    if ptr.is_null() {
+        return Err(FfiError::null(H::PARAM));
+    }
+    // SAFETY: by this function's contract `ptr` came from `Arc::into_raw` in
+    // `Shared::into_raw` and the host still holds that reference. The raw pointer itself is
+    // used, not a reference made from it, whose provenance would not reach the reference
+    // counts in front of the value. The count rises before the new `Arc` is made, so the
+    // host's reference is left as it was.
     unsafe {
-        std::sync::Arc::increment_strong_count(handle);
-        Ok(std::sync::Arc::from_raw(handle))
+        std::sync::Arc::increment_strong_count(ptr);
+        Ok(std::sync::Arc::from_raw(ptr))
     }
 }
 

@@ -43,6 +43,7 @@ mod tests {
     /// (The COM server's entry points in `src/com/` are not C API functions: they are written
     /// `extern "system"` as COM declares them, and kept out of the header.)
     #[test]
+    #[cfg_attr(miri, ignore = "reads the source files")]
     fn every_export_is_marked_system_abi() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut exports = 0;

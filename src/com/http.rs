@@ -461,7 +461,9 @@ impl IDpopHttp_Impl for Http_Impl {
 
     unsafe fn put_RequestTimeout(&self, value: i32) -> HRESULT {
         action(&self.records, "RequestTimeout", || {
-            Ok(self.client.set_request_timeout(seconds(value, "RequestTimeout")?)?)
+            Ok(self
+                .client
+                .set_request_timeout(seconds(value, "RequestTimeout")?)?)
         })
     }
 
