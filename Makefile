@@ -10,7 +10,10 @@
 
 CARGO   ?= cargo
 CC      ?= cc
-PYTHON  ?= python3
+# make test (tests/run-all.sh) installs cbindgen into build/tools and the Python test packages
+# into build/venv; these are used when present.
+PYTHON  ?= $(if $(wildcard build/venv/bin/python),$(CURDIR)/build/venv/bin/python,python3)
+CBINDGEN_BIN ?= $(if $(wildcard build/tools/bin/cbindgen),$(CURDIR)/build/tools/bin/cbindgen,cbindgen)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Iinclude
 LIBDIR  := target/release
@@ -42,7 +45,7 @@ $(BUILD)/%: tests/c/%.c tests/c/check.h include/dpop.h lib
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # cbindgen reads the C ABI crate's own sources (see cbindgen.toml).
-CBINDGEN = cbindgen --config cbindgen.toml --output $(1) src/lib.rs
+CBINDGEN = $(CBINDGEN_BIN) --config cbindgen.toml --output $(1) src/lib.rs
 
 header:
 	$(call CBINDGEN,include/dpop.h)
@@ -121,9 +124,11 @@ interop: server $(BUILD)/client_credentials $(BUILD)/dpoptool
 
 # The C++, Python and DataFlex bindings (bindings/run-tests.sh).
 bindings-test: all
-	bindings/run-tests.sh
+	PYTHON=$(PYTHON) bindings/run-tests.sh
 
-test: check-header lint rust-test bench-smoke c-test sanitize interop bindings-test py-test
+# Every suite, with the set-up it needs, and a summary (tests/run-all.sh).
+test:
+	tests/run-all.sh
 
 # One table of ratios against references measured in the same run (see BENCHMARKS.md).
 bench:
