@@ -19,6 +19,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -Iinclude
 LIBDIR  := target/release
 LDLIBS  := -L$(LIBDIR) -ldpop -pthread -Wl,-rpath,$(CURDIR)/$(LIBDIR)
 BUILD   := build
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 VALGRIND := $(shell command -v valgrind 2>/dev/null)
 VALGRIND_RUN := $(if $(VALGRIND),$(VALGRIND) --quiet --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,)
 
@@ -26,12 +27,17 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke demo windows clean
+.PHONY: all lib server header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke demo windows install install-test clean
 
 all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
 
+# libdpop.so's soname is libdpop.so.MAJOR (build.rs): programs linked here load it through
+# that link.
+SONAME := libdpop.so.$(firstword $(subst ., ,$(VERSION)))
+
 lib:
 	$(CARGO) build --release --lib
+	ln -sf libdpop.so $(LIBDIR)/$(SONAME)
 
 server:
 	$(CARGO) build --release -p dpop-testserver --bin dpop-test-server
@@ -148,6 +154,37 @@ demo: lib server $(BUILD)/client_credentials
 # dpop.dll for x86_64 and i686 Windows, checked and run under Wine (see windows/build.sh).
 windows: server
 	windows/build.sh
+
+# Installs for C and C++ hosts: the header, libdpop.so.VERSION with its soname link and the
+# development link, libdpop.a, pkg-config's dpop.pc and CMake's dpop package
+# (find_package(dpop): dpop::dpop, dpop::dpop_static). PREFIX and DESTDIR as usual.
+PREFIX  ?= /usr/local
+LIBDIR_NAME ?= lib
+# What libdpop.a needs on Linux (rustc --print native-static-libs); tests/install/run.sh links
+# with them.
+NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+INSTALL_LIB = $(DESTDIR)$(PREFIX)/$(LIBDIR_NAME)
+PACKAGE_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PREFIX)/$(LIBDIR_NAME)|g' \
+	-e 's|@LIBDIR_NAME@|$(LIBDIR_NAME)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
+	-e 's|@CMAKE_STATIC_LIBS@|$(subst $(subst ,, ),;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/dpop
+	install -m 644 include/dpop.h $(DESTDIR)$(PREFIX)/include/dpop.h
+	install -m 755 $(LIBDIR)/libdpop.so $(INSTALL_LIB)/libdpop.so.$(VERSION)
+	ln -sf libdpop.so.$(VERSION) $(INSTALL_LIB)/$(SONAME)
+	ln -sf $(SONAME) $(INSTALL_LIB)/libdpop.so
+	install -m 644 $(LIBDIR)/libdpop.a $(INSTALL_LIB)/libdpop.a
+	$(PACKAGE_SUBST) packaging/dpop.pc.in > $(INSTALL_LIB)/pkgconfig/dpop.pc
+	$(PACKAGE_SUBST) packaging/dpopConfig.cmake.in > $(INSTALL_LIB)/cmake/dpop/dpopConfig.cmake
+	$(PACKAGE_SUBST) packaging/dpopConfigVersion.cmake.in > $(INSTALL_LIB)/cmake/dpop/dpopConfigVersion.cmake
+	@echo "installed libdpop $(VERSION) under $(DESTDIR)$(PREFIX)"
+
+# make install into a temporary prefix, then examples-c built three ways from it (pkg-config,
+# pkg-config --static, CMake) and run against the test server.
+install-test: lib server
+	tests/install/run.sh
 
 clean:
 	$(CARGO) clean

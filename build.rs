@@ -1,4 +1,5 @@
-//! Build script of the C ABI crate. For Windows targets it compiles the COM type library
+//! Build script of the C ABI crate. On Linux it gives libdpop.so its soname. For Windows
+//! targets it compiles the COM type library
 //! (`src/com/dpop.idl`) with mingw-w64's `widl` and embeds it in `dpop.dll` as resource
 //! `TYPELIB 1` (with `windres`), where the COM objects' `IDispatch` and the hosts' type
 //! library importers find it. Other targets need nothing.
@@ -16,7 +17,15 @@ fn main() {
     for var in ["DPOP_WIDL", "DPOP_WINDRES", "DPOP_IDL_INCLUDE", "DPOP_TLB_DIR"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows") {
+    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os == "linux" {
+        // libdpop.so carries its soname, so that programs need libdpop.so.MAJOR and survive
+        // minor upgrades (make install makes the usual links; make lib makes that one in
+        // target/release).
+        let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdpop.so.{major}");
+    }
+    if os != "windows" {
         return;
     }
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();

@@ -44,6 +44,7 @@ proof_exe=$(bench_exe proof)
 http_exe=$(bench_exe http)
 [ -x "$proof_exe" ] && [ -x "$http_exe" ] || { echo "benchmark executables not found" >&2; exit 1; }
 libdir=$(cd "$target/release" && pwd)
+ln -sf libdpop.so "$libdir/libdpop.so.0"  # the soname (see the Makefile's lib target)
 for prog in proof_bench cold_start; do
     ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -Iinclude -pthread -o "$out/$prog" "benches/c/$prog.c" \
         -L"$libdir" -ldpop -Wl,-rpath,"$libdir"

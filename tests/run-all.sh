@@ -8,7 +8,7 @@
 #   - rustfmt and clippy (rustup component add) when missing;
 #   - cbindgen 0.29.4 into build/tools (cargo install --root), unless that version is there;
 #   - the Python test packages (tests/python/requirements.txt) into a virtualenv, build/venv;
-#   - system packages (valgrind, g++, openssl, node 20 + npm) with apt-get when running as root
+#   - system packages (valgrind, g++, cmake, pkg-config, openssl, node 20 + npm) with apt-get when running as root
 #     on Debian; otherwise the suites that need a missing one are skipped, with the package and
 #     the command that installs it.
 # Every suite runs, whatever happened to the ones before; the exit status is 0 only when none
@@ -50,6 +50,8 @@ need() { # need COMMAND PACKAGE
 }
 need openssl openssl
 need g++ g++
+need cmake cmake
+need pkg-config pkg-config
 # Without valgrind the C programs still run (the Makefile then runs them bare); the summary
 # says that their valgrind run was skipped.
 need valgrind valgrind
@@ -131,6 +133,7 @@ suite "C programs under ASan, LSan and UBSan" sanitize
 suite "interop: oidc-provider, jose, oauth4webapi" interop node
 suite "bindings: C++, Python, DataFlex checkers" bindings-test g++
 suite "Python tests against OpenSSL, jwcrypto, cryptography" py-test openssl
+suite "install: pkg-config, pkg-config --static, CMake" install-test cmake pkg-config
 
 echo
 echo "make test summary:"
