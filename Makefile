@@ -1,5 +1,5 @@
 # libdpop build and test entry points. See README.md.
-#   make            build the library (release), the test server and the C programs
+#   make            build the library (release), the test server, the dpop command and the C programs
 #   make demo       start the local DPoP test server, run examples-c/client_credentials against it
 #   make test       every test: header check, lints, Rust tests, C tests (valgrind, ASan/UBSan),
 #                   the misuse sweep, interop, bindings, Python tests
@@ -27,9 +27,9 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke demo windows install install-test clean
+.PHONY: all lib server cli header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke demo windows install install-test clean
 
-all: lib server $(EXAMPLES) $(TEST_PROGRAMS)
+all: lib server cli $(EXAMPLES) $(TEST_PROGRAMS)
 
 # libdpop.so's soname is libdpop.so.MAJOR (build.rs): programs linked here load it through
 # that link.
@@ -41,6 +41,10 @@ lib:
 
 server:
 	$(CARGO) build --release -p dpop-testserver --bin dpop-test-server
+
+# The dpop command-line tool (cli/): target/release/dpop.
+cli:
+	$(CARGO) build --release -p dpop-cli --bin dpop
 
 $(BUILD)/%: examples-c/%.c include/dpop.h lib
 	@mkdir -p $(BUILD)
@@ -145,11 +149,16 @@ bench:
 bench-smoke:
 	benches/run.sh --smoke
 
-demo: lib server $(BUILD)/client_credentials
+demo: lib server cli $(BUILD)/client_credentials
 	@echo "== local DPoP test server on 127.0.0.1 + examples-c/client_credentials"
 	$(WITH_SERVER) -- env DPOP_KEY_FILE=$(BUILD)/demo-ec.pem DPOP_SESSION_LOG=$(BUILD)/demo-session.log \
 		$(BUILD)/client_credentials
 	@echo "== session log, secrets masked: $(BUILD)/demo-session.log"
+	@echo "== the same request with the dpop command (target/release/dpop): the key's thumbprint, then"
+	@echo "   the API's answer; --verbose writes the exchanges to stderr, secrets masked"
+	target/release/dpop thumbprint $(BUILD)/demo-ec.pem
+	$(WITH_SERVER) -- sh -c 'DPOP_CLIENT_SECRET=secret target/release/dpop get "$$DPOP_API_URL" \
+		--key $(BUILD)/demo-ec.pem --client-id m2m.dpop --token-endpoint "$$DPOP_TOKEN_ENDPOINT" --scope api --verbose; echo'
 
 # dpop.dll for x86_64 and i686 Windows, checked and run under Wine (see windows/build.sh).
 windows: server

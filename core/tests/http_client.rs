@@ -551,3 +551,25 @@ fn the_request_timeout_bounds_the_token_request_and_the_retries() {
         ErrorKind::InvalidArgument
     );
 }
+
+#[test]
+fn a_post_without_a_body_sends_content_length_zero() {
+    let server = Server::start(config()).unwrap();
+    let client = client_for(&server);
+    let url = format!("{}/dpop/echo", server.base_url());
+    let response = client.request("POST", &url, &[], b"").unwrap();
+    assert_eq!(response.status(), 200, "{}", response.body_text());
+    let sent = server.stats().requests.last().unwrap().clone();
+    assert_eq!(header(&sent.headers, "content-length"), "0");
+    assert!(sent
+        .headers
+        .iter()
+        .all(|(n, _)| !n.eq_ignore_ascii_case("transfer-encoding")));
+    // A GET still carries no Content-Length.
+    client.get(&server.api_url()).unwrap();
+    let get = server.stats().requests.last().unwrap().clone();
+    assert!(get
+        .headers
+        .iter()
+        .all(|(n, _)| !n.eq_ignore_ascii_case("content-length")));
+}

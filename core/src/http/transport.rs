@@ -212,8 +212,12 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
     }
     let build_error =
         |e: ureq::http::Error| Error::new(ErrorKind::HttpConfig, format!("cannot build the request: {e}"));
-    // An empty body is sent as no body, so that a GET carries no `Content-Length: 0`.
-    let response = if outgoing.body.is_empty() {
+    // An empty body is sent as no body, so that a GET carries no `Content-Length: 0`; a method
+    // that carries a body sends an empty one with `Content-Length: 0` (ureq would chunk it).
+    let carries_body = ["POST", "PUT", "PATCH"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method));
+    let response = if outgoing.body.is_empty() && !carries_body {
         let request = builder.body(()).map_err(build_error)?;
         agent.run(
             agent
