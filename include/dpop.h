@@ -400,10 +400,18 @@ DPOP_API DPOP_CALL dpop_status dpop_http_set_timeouts(struct dpop_http *http, ui
 DPOP_API DPOP_CALL dpop_status dpop_http_set_request_timeout(struct dpop_http *http, uint32_t total_ms);
 
 /**
- * Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
- * a private CA); NULL removes them. TLS is always verified.
+ * Trusts the certificates of a PEM CA bundle file in addition to the trusted roots (for a
+ * private CA); NULL removes them. TLS is always verified.
  */
 DPOP_API DPOP_CALL dpop_status dpop_http_set_ca_file(struct dpop_http *http, const char *path);
+
+/**
+ * Which roots TLS trusts: the operating system's store (non-zero, the default: the Windows
+ * certificate store with its enterprise roots, the system bundle on Linux, read once per
+ * process) or the built-in Mozilla roots only (0). A CA file (`dpop_http_set_ca_file`) is
+ * trusted besides either.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_http_set_system_roots(struct dpop_http *http, int32_t use_system);
 
 /**
  * Sends requests through an HTTP proxy, e.g. `"http://proxy.example:3128"` (user and

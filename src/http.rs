@@ -183,8 +183,8 @@ pub extern "C" fn dpop_http_set_request_timeout(http: *mut dpop_http, total_ms: 
     })
 }
 
-/// Trusts the certificates of a PEM CA bundle file in addition to the built-in roots (for
-/// a private CA); NULL removes them. TLS is always verified.
+/// Trusts the certificates of a PEM CA bundle file in addition to the trusted roots (for a
+/// private CA); NULL removes them. TLS is always verified.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_http_set_ca_file(http: *mut dpop_http, path: *const c_char) -> dpop_status {
@@ -194,6 +194,20 @@ pub extern "C" fn dpop_http_set_ca_file(http: *mut dpop_http, path: *const c_cha
         // SAFETY: the header requires `path` to be NULL or a NUL-terminated string.
         let path = unsafe { opt_str(path, "path") }?;
         Ok(client.set_ca_file(path.map(Path::new))?)
+    })
+}
+
+/// Which roots TLS trusts: the operating system's store (non-zero, the default: the Windows
+/// certificate store with its enterprise roots, the system bundle on Linux, read once per
+/// process) or the built-in Mozilla roots only (0). A CA file (`dpop_http_set_ca_file`) is
+/// trusted besides either.
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_http_set_system_roots(http: *mut dpop_http, use_system: i32) -> dpop_status {
+    call("dpop_http_set_system_roots", |call| {
+        // SAFETY: the header requires `http` to be NULL or a live handle from `dpop_http_new`.
+        let client = &unsafe { call.handle(http) }?.client;
+        Ok(client.set_system_roots(use_system != 0)?)
     })
 }
 

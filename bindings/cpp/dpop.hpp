@@ -406,6 +406,9 @@ public:
     /// A PEM CA bundle trusted besides the built-in roots; std::nullopt removes it.
     Http& set_ca_file(const OptString& path) { return check(dpop_http_set_ca_file(handle_, detail::c_str(path, "path"))); }
 
+    /// Trust the operating system's store (true, the default) or the built-in roots only.
+    Http& set_system_roots(bool use_system) { return check(dpop_http_set_system_roots(handle_, use_system ? 1 : 0)); }
+
     /// An HTTP proxy URL; std::nullopt connects directly.
     Http& set_proxy(const OptString& url) { return check(dpop_http_set_proxy(handle_, detail::c_str(url, "url"))); }
 

@@ -470,4 +470,14 @@ impl IDpopHttp_Impl for Http_Impl {
     unsafe fn get_RequestTimeout(&self, out: *mut i32) -> HRESULT {
         self.setting(out, |s| whole_seconds(s.request_timeout))
     }
+
+    unsafe fn put_SystemRoots(&self, value: VARIANT_BOOL) -> HRESULT {
+        action(&self.records, "SystemRoots", || {
+            Ok(self.client.set_system_roots(flag(value))?)
+        })
+    }
+
+    unsafe fn get_SystemRoots(&self, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.setting(out, |s| s.system_roots)
+    }
 }

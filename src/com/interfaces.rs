@@ -124,6 +124,8 @@ pub(crate) unsafe trait IDpopHttp: IDispatch {
     fn get_LastMethodSuccess(&self, success: *mut VARIANT_BOOL) -> HRESULT;
     fn put_RequestTimeout(&self, seconds: i32) -> HRESULT;
     fn get_RequestTimeout(&self, seconds: *mut i32) -> HRESULT;
+    fn put_SystemRoots(&self, use_system: VARIANT_BOOL) -> HRESULT;
+    fn get_SystemRoots(&self, use_system: *mut VARIANT_BOOL) -> HRESULT;
 }
 
 #[interface("091446aa-eafa-4eca-8f9f-28a50c4f02bb")]

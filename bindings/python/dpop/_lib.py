@@ -60,6 +60,7 @@ SIGNATURES = {
     "dpop_http_set_timeouts": (_status, [HTTP_P, _u32, _u32]),
     "dpop_http_set_request_timeout": (_status, [HTTP_P, _u32]),
     "dpop_http_set_ca_file": (_status, [HTTP_P, _str]),
+    "dpop_http_set_system_roots": (_status, [HTTP_P, _i32]),
     "dpop_http_set_proxy": (_status, [HTTP_P, _str]),
     "dpop_http_set_user_agent": (_status, [HTTP_P, _str]),
     "dpop_http_set_allow_insecure_http": (_status, [HTTP_P, _i32]),

@@ -395,6 +395,10 @@ class Http(_Handle):
         """A PEM CA bundle trusted besides the built-in roots; None removes it."""
         self._set("dpop_http_set_ca_file", _path(path))
 
+    def set_system_roots(self, use_system):
+        """Trust the operating system's store (True, the default) or the built-in roots only."""
+        self._set("dpop_http_set_system_roots", 1 if use_system else 0)
+
     def set_proxy(self, url):
         """An HTTP proxy URL (e.g. ``"http://proxy:3128"``); None connects directly."""
         self._set("dpop_http_set_proxy", _cstr(url, "proxy"))

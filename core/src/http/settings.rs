@@ -145,6 +145,13 @@ impl Client {
         })
     }
 
+    /// Whether the operating system's trust store is used (the default: the Windows certificate
+    /// store with enterprise roots, the system bundle on Linux) or only the built-in Mozilla
+    /// roots. A CA file (`set_ca_file`) is trusted besides either.
+    pub fn set_system_roots(&self, system: bool) -> Result<()> {
+        self.update_transport(|s| s.system_roots = system)
+    }
+
     /// Sends requests through an HTTP proxy (`http://host:port`), or directly with `None`.
     pub fn set_proxy(&self, url: Option<&str>) -> Result<()> {
         self.update_transport(|s| s.proxy = url.map(str::to_string))
@@ -203,6 +210,7 @@ impl Client {
             request_timeout: s.request_timeout,
             user_agent: s.user_agent.clone(),
             ca_file: s.ca_file.clone(),
+            system_roots: s.system_roots,
             accept_bearer: options.accept_bearer,
             refresh_margin: options.refresh_margin,
             allow_insecure_http: s.allow_insecure_http,
@@ -235,6 +243,8 @@ pub struct ClientSettings {
     pub user_agent: String,
     /// The extra CA file, if set.
     pub ca_file: Option<PathBuf>,
+    /// Whether the operating system's trust store is used (else the built-in roots only).
+    pub system_roots: bool,
     /// Whether a `Bearer` token from the token endpoint is accepted.
     pub accept_bearer: bool,
     /// How long before its expiry a token is replaced.

@@ -59,6 +59,8 @@ pub(crate) struct TransportSettings {
     pub(crate) extra_roots: Vec<Certificate<'static>>,
     /// The file `extra_roots` came from.
     pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// Trust the operating system's store (default) rather than the built-in Mozilla roots.
+    pub(crate) system_roots: bool,
     pub(crate) proxy: Option<String>,
     pub(crate) user_agent: String,
     pub(crate) allow_insecure_http: bool,
@@ -74,6 +76,7 @@ impl Default for TransportSettings {
             read_timeout: Duration::from_secs(30),
             extra_roots: Vec::new(),
             ca_file: None,
+            system_roots: true,
             proxy: None,
             user_agent: concat!("libdpop/", env!("CARGO_PKG_VERSION")).to_string(),
             allow_insecure_http: false,
@@ -87,13 +90,20 @@ impl Default for TransportSettings {
 /// it was made for), keep-alive pooling, HTTP errors returned as responses, names resolved by
 /// [`Resolver`] (IP literals never looked up, names cached, lookups within the deadline).
 fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
-    let roots = if s.extra_roots.is_empty() {
-        RootCerts::WebPki
+    let roots = if s.system_roots {
+        match system_roots() {
+            Some(system) if s.extra_roots.is_empty() => RootCerts::Specific(Arc::clone(system)),
+            Some(system) => RootCerts::Specific(Arc::new(
+                system
+                    .iter()
+                    .cloned()
+                    .chain(s.extra_roots.iter().cloned())
+                    .collect(),
+            )),
+            None => builtin_roots(&s.extra_roots),
+        }
     } else {
-        let builtin = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned());
-        RootCerts::Specific(Arc::new(builtin.chain(s.extra_roots.iter().cloned()).collect()))
+        builtin_roots(&s.extra_roots)
     };
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -112,6 +122,34 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
         ureq::unversioned::transport::DefaultConnector::new(),
         Resolver::new(s.allow_insecure_http),
     )
+}
+
+/// The built-in Mozilla roots (webpki-root-certs) and `extra`.
+fn builtin_roots(extra: &[Certificate<'static>]) -> RootCerts {
+    if extra.is_empty() {
+        return RootCerts::WebPki;
+    }
+    let builtin = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned());
+    RootCerts::Specific(Arc::new(builtin.chain(extra.iter().cloned()).collect()))
+}
+
+/// The operating system's trusted roots, read once per process (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` are honoured); `None` when the store holds none or cannot be read, and the
+/// built-in roots serve instead.
+fn system_roots() -> Option<&'static Arc<Vec<Certificate<'static>>>> {
+    static ROOTS: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        Arc::new(
+            rustls_native_certs::load_native_certs()
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .collect(),
+        )
+    });
+    (!roots.is_empty()).then_some(roots)
 }
 
 /// Reads every certificate of a PEM CA bundle.
