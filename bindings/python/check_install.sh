@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Installs bindings/python with pip into a fresh virtualenv and checks that the installed
-# package (not the source tree) works with the library named by DPOP_LIBRARY: version, a key,
-# a proof, and a GET against a local test server.
+# Installs bindings/python into fresh virtualenvs, as a user does, and checks the installed
+# package (not the source tree):
+#   1. `pip install ./bindings/python`: with the library named by DPOP_LIBRARY, version, a key,
+#      a proof, and a GET against a local test server;
+#   2. `pip wheel ./bindings/python`: a wheel tagged for this platform that holds libdpop.so and
+#      py.typed; installed from it, the package loads the library inside it without
+#      DPOP_LIBRARY (the same GET), and py.typed is installed.
+# Both build the source tree itself, which must be as it was afterwards (setup.py keeps build/
+# and *.egg-info out of it).
 #
 #   bindings/python/check_install.sh        (after `make all`; PYTHON=python3 by default)
 #
@@ -9,6 +15,7 @@
 # from the package index.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+src=$root/bindings/python
 python=${PYTHON:-python3}
 library=${DPOP_LIBRARY:-$root/target/release/libdpop.so}
 case $library in /*) ;; *) library=$root/$library ;; esac
@@ -17,24 +24,25 @@ case $library in /*) ;; *) library=$root/$library ;; esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/dpop-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# A copy of the source, so that the build leaves nothing (build/, *.egg-info) in the tree.
-mkdir "$work/src"
-# (A library copied into the source's package directory for a local test is left out too.)
-(cd "$root/bindings/python" && tar cf - --exclude=build --exclude='*.egg-info' --exclude=__pycache__ \
-    --exclude=.pytest_cache --exclude=libdpop.so --exclude=dpop.dll --exclude=libdpop.dylib .) |
-    (cd "$work/src" && tar xf -)
+tree() {  # the files and folders under bindings/python, but Python's caches
+    (cd "$src" && find . \( -name __pycache__ -o -name .pytest_cache -o -name .mypy_cache \) -prune \
+        -o -print | sort)
+}
+tree >"$work/tree.before"
 
-"$python" -m venv "$work/venv"
-pip=("$work/venv/bin/python" -m pip --disable-pip-version-check -q)
-if ! "${pip[@]}" install "$work/src" >"$work/pip.log" 2>&1; then
-    cat "$work/pip.log" >&2
-    echo "check_install: pip install ./bindings/python failed" >&2
-    exit 1
-fi
+pip_quiet() {  # pip_quiet WHAT PYTHON PIP-ARGS...: pip, its output shown only when it fails
+    local what=$1 py=$2
+    shift 2
+    if ! DPOP_LIBRARY=$library "$py" -m pip --disable-pip-version-check -q "$@" >"$work/pip.log" 2>&1; then
+        cat "$work/pip.log" >&2
+        echo "check_install: $what failed" >&2
+        exit 1
+    fi
+}
 
-# tests/with_server.sh runs the check from the repository root: it asserts that the package it
-# imports is the installed one.
-DPOP_LIBRARY=$library "$root/tests/with_server.sh" -- "$work/venv/bin/python" - "$work/venv" <<'EOF'
+# The check each installed package runs, from the repository root (tests/with_server.sh): it
+# asserts that the package it imports is the installed one, and prints the library it loaded.
+cat >"$work/check.py" <<'EOF'
 import os
 import sys
 
@@ -54,27 +62,56 @@ http = dpop.Http(key, {
 })
 body = http.get(os.environ["DPOP_API_URL"])
 assert http.last_status == 200, (http.last_status, body)
-print(f"check_install: the installed package works: libdpop {dpop.version()}, GET status {http.last_status}")
+print(os.path.realpath(dpop.library()._name))
 EOF
 
-# A library placed inside the package before installing is installed with it and found there
-# without DPOP_LIBRARY (the second place the package looks).
-cp "$library" "$work/src/dpop/libdpop.so"
-if ! "${pip[@]}" install --force-reinstall --no-deps "$work/src" >"$work/pip.log" 2>&1; then
-    cat "$work/pip.log" >&2
-    echo "check_install: pip install with a bundled library failed" >&2
-    exit 1
-fi
-env -u DPOP_LIBRARY -u LD_LIBRARY_PATH "$work/venv/bin/python" - "$work/venv" <<'EOF2'
+# 1. pip install, the library from DPOP_LIBRARY at run time.
+"$python" -m venv "$work/venv"
+pip_quiet "pip install ./bindings/python" "$work/venv/bin/python" install "$src"
+DPOP_LIBRARY=$library "$root/tests/with_server.sh" -- "$work/venv/bin/python" "$work/check.py" "$work/venv" \
+    >"$work/loaded"
+echo "check_install: pip install works: GET status 200 with $(cat "$work/loaded")"
+
+# 2. pip wheel, then the wheel alone.
+pip_quiet "pip wheel ./bindings/python" "$python" wheel "$src" -w "$work/wheels"
+wheels=("$work/wheels"/*.whl)
+[ "${#wheels[@]}" -eq 1 ] || { echo "check_install: pip wheel made ${#wheels[@]} wheels" >&2; exit 1; }
+wheel=${wheels[0]}
+"$python" - "$wheel" "$library" <<'EOF'
+import hashlib
 import os
 import sys
+import sysconfig
+import zipfile
 
-import dpop
+wheel, library = sys.argv[1:]
+platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+assert os.path.basename(wheel).endswith(f"-py3-none-{platform}.whl"), wheel
+with zipfile.ZipFile(wheel) as z:
+    names = z.namelist()
+    assert "dpop/py.typed" in names, names
+    bundled = z.read("dpop/libdpop.so")
+with open(library, "rb") as f:
+    assert hashlib.sha256(bundled).digest() == hashlib.sha256(f.read()).digest(), "not DPOP_LIBRARY"
+print(f"check_install: {os.path.basename(wheel)} holds dpop/libdpop.so and dpop/py.typed")
+EOF
 
-venv = os.path.realpath(sys.argv[1])
-loaded = os.path.realpath(dpop.library()._name)
-assert loaded == os.path.join(os.path.realpath(os.path.dirname(dpop.__file__)), "libdpop.so"), loaded
-assert loaded.startswith(venv), loaded
-assert dpop.Key.generate().alg == "ES256"
-print(f"check_install: a bundled libdpop.so is installed with the package and loaded from {loaded}")
-EOF2
+"$python" -m venv "$work/wheel-venv"
+pip_quiet "pip install $(basename "$wheel")" "$work/wheel-venv/bin/python" install "$wheel"
+env -u DPOP_LIBRARY -u LD_LIBRARY_PATH -u PYTHONPATH \
+    "$root/tests/with_server.sh" -- "$work/wheel-venv/bin/python" "$work/check.py" "$work/wheel-venv" >"$work/loaded"
+package=$("$work/wheel-venv/bin/python" -c 'import dpop, os; print(os.path.realpath(os.path.dirname(dpop.__file__)))')
+loaded=$(cat "$work/loaded")
+[ "$loaded" = "$package/libdpop.so" ] || {
+    echo "check_install: the wheel's package loaded $loaded, not $package/libdpop.so" >&2
+    exit 1
+}
+[ -f "$package/py.typed" ] || { echo "check_install: $package/py.typed is not installed" >&2; exit 1; }
+echo "check_install: the wheel works without DPOP_LIBRARY: GET status 200 with $loaded; py.typed installed"
+
+tree >"$work/tree.after"
+if ! diff -u "$work/tree.before" "$work/tree.after" >&2; then
+    echo "check_install: building left bindings/python changed (above)" >&2
+    exit 1
+fi
+echo "check_install: bindings/python is as it was after both builds"

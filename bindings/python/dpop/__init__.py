@@ -17,8 +17,12 @@ Failures raise ``dpop.Error`` (``code``, ``name``, message = libdpop's error tex
 its subclasses by group of codes: KeyFormatError, ProofError, TransportError, TokenError.
 """
 
+from __future__ import annotations
+
+import ctypes
+
 from . import _lib
-from ._errors import *  # noqa: F401,F403  (the DPOP status codes: OK, ERR_*)
+from ._codes import *  # noqa: F401,F403  (the DPOP status codes: OK, ERR_*)
 from ._errors import (
     Error,
     KeyFormatError,
@@ -33,12 +37,13 @@ from ._objects import Http, Key, Response
 __version__ = "0.1.0"
 
 
-def version():
+def version() -> str:
     """The version of the loaded libdpop, "MAJOR.MINOR.PATCH"."""
-    return _lib.lib().dpop_version().decode("ascii")
+    text: bytes = _lib.lib().dpop_version()
+    return text.decode("ascii")
 
 
-def library():
+def library() -> ctypes.CDLL:
     """The loaded ctypes library object (loading it if needed)."""
     return _lib.lib()
 

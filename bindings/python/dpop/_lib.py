@@ -10,11 +10,14 @@ It is loaded on first use, not at import. The exports are ``extern "system"``: s
 32-bit Windows (loaded with ``ctypes.WinDLL``), the C convention everywhere else (``CDLL``).
 """
 
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import os
 import sys
 import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
 
 from ._codes import ERR_BUFFER_TOO_SMALL, OK
 
@@ -45,7 +48,7 @@ _size = ctypes.c_size_t
 
 # name: (restype, argtypes), in the order of include/dpop.h. tests/test_abi.py checks this
 # table against the header, so that a new or changed export cannot be missed here.
-SIGNATURES = {
+SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "dpop_error_name": (_str, [_status]),
     "dpop_last_error_code": (_status, []),
     "dpop_last_error_message": (_str, []),
@@ -106,22 +109,25 @@ class LibraryError(OSError):
     """libdpop could not be found or loaded, or lacks a function this binding needs."""
 
 
-def is_32bit_windows(platform=None, pointer_size=None):
+def is_32bit_windows(platform: Optional[str] = None, pointer_size: Optional[int] = None) -> bool:
     """Whether the exports use stdcall: on 32-bit Windows (default: this platform)."""
     platform = platform or sys.platform
     pointer_size = pointer_size or ctypes.sizeof(ctypes.c_void_p)
     return platform == "win32" and pointer_size == 4
 
 
-def loader(platform=None, pointer_size=None):
+def loader(
+    platform: Optional[str] = None, pointer_size: Optional[int] = None
+) -> Type[ctypes.CDLL]:
     """The ctypes loader for the calling convention: WinDLL (stdcall) on 32-bit Windows,
     CDLL (the C convention) elsewhere. On 64-bit Windows the two are the same."""
     if is_32bit_windows(platform, pointer_size):
-        return ctypes.WinDLL
+        windll: Type[ctypes.CDLL] = getattr(ctypes, "WinDLL")  # only defined on Windows
+        return windll
     return ctypes.CDLL
 
 
-def plain_name(platform=None):
+def plain_name(platform: Optional[str] = None) -> str:
     """The library's file name for the system loader on `platform` (default: this one)."""
     platform = platform or sys.platform
     if platform == "win32":
@@ -131,7 +137,11 @@ def plain_name(platform=None):
     return "libdpop.so"
 
 
-def candidates(environ=None, package_dir=None, find_library=None):
+def candidates(
+    environ: Optional[Mapping[str, str]] = None,
+    package_dir: Optional[str] = None,
+    find_library: Optional[Callable[[str], Optional[str]]] = None,
+) -> List[str]:
     """The paths or names to try, best first (see the module docstring)."""
     environ = os.environ if environ is None else environ
     explicit = environ.get("DPOP_LIBRARY")
@@ -146,7 +156,7 @@ def candidates(environ=None, package_dir=None, find_library=None):
     return ([system] if system else []) + [plain_name()]
 
 
-def load(path):
+def load(path: str) -> ctypes.CDLL:
     """Loads the library at `path` and declares every signature."""
     lib = loader()(path)
     for name, (restype, argtypes) in SIGNATURES.items():
@@ -162,16 +172,16 @@ def load(path):
 
 
 _lock = threading.Lock()
-_lib = None
+_lib: Optional[ctypes.CDLL] = None
 
 
-def lib():
+def lib() -> ctypes.CDLL:
     """The loaded library (loaded on first call)."""
     global _lib
     if _lib is None:
         with _lock:
             if _lib is None:
-                errors = []
+                errors: List[str] = []
                 for candidate in candidates():
                     try:
                         _lib = load(candidate)
@@ -187,10 +197,11 @@ def lib():
     return _lib
 
 
-def read_string(function, *args, capacity=0):
+def read_string(function: Callable[..., int], *args: Any, capacity: int = 0) -> Tuple[int, bytes]:
     """Calls a "strings out" function ``function(*args, buf, buf_len, out_size)`` with the
     size-query pattern: the first call has `capacity` bytes (NULL when 0), a too-small buffer
-    is replaced by one of the size libdpop asks for. Returns ``(status, bytes or None)``."""
+    is replaced by one of the size libdpop asks for. Returns ``(status, bytes)``, the bytes
+    empty unless the status is OK."""
     size = ctypes.c_size_t(0)
     for _ in range(4):
         buffer = ctypes.create_string_buffer(capacity) if capacity else None
@@ -198,6 +209,6 @@ def read_string(function, *args, capacity=0):
         if status == OK:
             return OK, buffer.raw[: max(size.value - 1, 0)] if buffer is not None else b""
         if status != ERR_BUFFER_TOO_SMALL or size.value <= capacity:
-            return status, None
+            return status, b""
         capacity = size.value
-    return ERR_BUFFER_TOO_SMALL, None
+    return ERR_BUFFER_TOO_SMALL, b""

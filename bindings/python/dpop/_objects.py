@@ -1,15 +1,28 @@
 """Key, Http and Response: Python objects that each own one libdpop handle."""
 
+from __future__ import annotations
+
+import collections.abc
 import ctypes
 import json
 import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _lib
 from ._codes import ERR_NOT_FOUND, ERR_NULL_POINTER, ERR_PANIC, OK
 from ._errors import make_error, thread_message
 
+# The types of the arguments. typing's Mapping and Iterable, not collections.abc's: these
+# aliases are evaluated at import, and Python 3.8 cannot subscript the latter.
+_Text = Union[str, bytes, bytearray, memoryview]  # str is sent as UTF-8
+_Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+_JsonObject = Union[Mapping[str, Any], str, bytes]  # a mapping, serialised here, or JSON text
+_Headers = Union[Mapping[str, object], Iterable[Tuple[str, object]]]  # or (name, value) pairs
 
-def _cstr(value, what):
+_H = TypeVar("_H", bound="_Handle")
+
+
+def _cstr(value: Optional[_Text], what: str) -> Optional[bytes]:
     """A str (UTF-8) or bytes argument as bytes for C; None stays None (NULL)."""
     if value is None:
         return None
@@ -24,19 +37,19 @@ def _cstr(value, what):
     return data
 
 
-def _path(value, what="path"):
+def _path(value: Optional[_Path], what: str = "path") -> Optional[bytes]:
     """A file path (str, bytes or os.PathLike) as bytes for C; None stays None."""
     return None if value is None else _cstr(os.fsencode(value), what)
 
 
-def _json(value, what):
-    """A JSON argument given as a dict (serialised here) or as a JSON string."""
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, separators=(",", ":"))
+def _json(value: _JsonObject, what: str) -> Optional[bytes]:
+    """A JSON object argument given as a mapping (serialised here) or as its JSON text."""
+    if isinstance(value, collections.abc.Mapping):
+        value = json.dumps(dict(value), separators=(",", ":"))
     return _cstr(value, what)
 
 
-def _data(value, what):
+def _data(value: _Text, what: str) -> bytes:
     """Binary data (bytes-like, or str as UTF-8; NUL bytes allowed) as bytes for C."""
     if isinstance(value, str):
         return value.encode("utf-8")
@@ -45,7 +58,7 @@ def _data(value, what):
     raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
 
 
-def _text(data):
+def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
@@ -58,10 +71,10 @@ class _Handle:
 
     _free_name = ""
 
-    def __init__(self, handle):
-        self._handle = handle
+    def __init__(self, handle: Any) -> None:  # a ctypes pointer to the C object
+        self._handle: Any = handle
 
-    def close(self):
+    def close(self) -> None:
         """Frees the handle now. Calling it again does nothing. It must not be called while
         another thread uses the object."""
         handle, self._handle = self._handle, None
@@ -69,23 +82,24 @@ class _Handle:
             getattr(_lib.lib(), self._free_name)(handle)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
+        """Whether close() was called (the handle is NULL)."""
         return not self._handle
 
-    def __enter__(self):
+    def __enter__(self: _H) -> _H:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # the interpreter may be shutting down
             pass
 
 
-def _new(function_name):
+def _new(function_name: str) -> Any:
     """Calls a _new function; raises when libdpop returns NULL."""
     lib = _lib.lib()
     handle = getattr(lib, function_name)()
@@ -105,27 +119,27 @@ class Key(_Handle):
 
     _free_name = "dpop_key_free"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(_new("dpop_key_new"))
 
     @classmethod
-    def load(cls, path, password=None):
+    def load(cls, path: _Path, password: Optional[_Text] = None) -> Key:
         """A key read from a file: PEM (SEC1, PKCS#8, encrypted PKCS#8), DER or JWK."""
         return cls._filled("dpop_key_load", _path(path), _cstr(password, "password"))
 
     @classmethod
-    def from_bytes(cls, data, password=None):
+    def from_bytes(cls, data: _Text, password: Optional[_Text] = None) -> Key:
         """A key read from memory (PEM, DER or JWK as bytes or str)."""
-        data = _data(data, "data")
-        return cls._filled("dpop_key_load_memory", data, len(data), _cstr(password, "password"))
+        raw = _data(data, "data")
+        return cls._filled("dpop_key_load_memory", raw, len(raw), _cstr(password, "password"))
 
     @classmethod
-    def generate(cls, alg="ES256"):
+    def generate(cls, alg: _Text = "ES256") -> Key:
         """A new key from the system's random source: "ES256", "ES384" or "EdDSA"."""
         return cls._filled("dpop_key_generate", _cstr(alg, "alg"))
 
     @classmethod
-    def _filled(cls, function_name, *args):
+    def _filled(cls, function_name: str, *args: Any) -> Key:
         key = cls()
         try:
             key._check(getattr(_lib.lib(), function_name)(key._handle, *args))
@@ -134,12 +148,12 @@ class Key(_Handle):
             raise
         return key
 
-    def _check(self, status):
+    def _check(self, status: int) -> None:
         if status != OK:
             text = self.last_error_text if self._handle else ""
             raise make_error(status, text or thread_message())
 
-    def _read(self, function_name, *args, capacity=0):
+    def _read(self, function_name: str, *args: Any, capacity: int = 0) -> str:
         status, data = _lib.read_string(
             getattr(_lib.lib(), function_name), self._handle, *args, capacity=capacity
         )
@@ -147,38 +161,47 @@ class Key(_Handle):
         return _text(data)
 
     @property
-    def alg(self):
+    def alg(self) -> Optional[str]:
         """ "ES256", "ES384" or "EdDSA"; None while the handle holds no key."""
-        alg = _lib.lib().dpop_key_alg(self._handle)
+        alg: Optional[bytes] = _lib.lib().dpop_key_alg(self._handle)
         return alg.decode("ascii") if alg else None
 
     @property
-    def public_jwk(self):
+    def public_jwk(self) -> Dict[str, Any]:
         """The public JWK as a dict (``public_jwk_json`` is the JSON text)."""
-        return json.loads(self.public_jwk_json)
+        jwk: Dict[str, Any] = json.loads(self.public_jwk_json)
+        return jwk
 
     @property
-    def public_jwk_json(self):
+    def public_jwk_json(self) -> str:
         """The public JWK as the JSON text libdpop makes."""
         return self._read("dpop_key_public_jwk")
 
     @property
-    def thumbprint(self):
+    def thumbprint(self) -> str:
         """The RFC 7638 JWK thumbprint: the ``jkt`` of tokens bound to this key."""
         return self._read("dpop_key_thumbprint", capacity=64)
 
     @property
-    def private_jwk(self):
+    def private_jwk(self) -> Dict[str, Any]:
         """The private key as a JWK dict (with ``d``). A secret."""
-        return json.loads(self._read("dpop_key_private_jwk"))
+        jwk: Dict[str, Any] = json.loads(self._read("dpop_key_private_jwk"))
+        return jwk
 
-    def private_pem(self, password=None):
+    def private_pem(self, password: Optional[_Text] = None) -> str:
         """The private key as PKCS#8 PEM, encrypted (PBES2, AES-256-CBC) when a password is
         given. A secret."""
         # An encrypted export differs on every call: start with a buffer that fits it.
         return self._read("dpop_key_private_pem", _cstr(password, "password"), capacity=1024)
 
-    def proof(self, method, url, access_token=None, nonce=None, extra_claims=None):
+    def proof(
+        self,
+        method: _Text,
+        url: _Text,
+        access_token: Optional[_Text] = None,
+        nonce: Optional[_Text] = None,
+        extra_claims: Optional[_JsonObject] = None,
+    ) -> str:
         """A signed DPoP proof JWT for `method` and `url` (RFC 9449 section 4.2), bound to
         `access_token` (``ath``) and carrying `nonce` when given. `extra_claims` is a dict or
         a JSON object text merged into the payload."""
@@ -196,14 +219,14 @@ class Key(_Handle):
         return _text(data)
 
     @property
-    def last_error_text(self):
+    def last_error_text(self) -> str:
         """The message of this thread's last call on the key ("" after a success)."""
         status, data = _lib.read_string(
             _lib.lib().dpop_key_last_error_text, self._handle, capacity=256
         )
         return _text(data) if status == OK else thread_message()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if not self._handle:
             return "<dpop.Key closed>"
         alg = self.alg
@@ -216,36 +239,38 @@ class Response(_Handle):
 
     _free_name = "dpop_response_free"
 
-    def __init__(self, handle):
+    def __init__(self, handle: Any) -> None:
         super().__init__(handle)
-        self._body = None
+        self._body: Optional[bytes] = None
 
     @property
-    def status(self):
+    def status(self) -> int:
         """The HTTP status code."""
-        return _lib.lib().dpop_response_status(self._handle)
+        return int(_lib.lib().dpop_response_status(self._handle))
 
     @property
-    def body(self):
+    def body(self) -> bytes:
         """The body as bytes."""
         if self._body is None:
             length = ctypes.c_size_t(0)
-            address = _lib.lib().dpop_response_body(self._handle, ctypes.byref(length))
+            address: Optional[int] = _lib.lib().dpop_response_body(
+                self._handle, ctypes.byref(length)
+            )
             if address is None:
                 raise make_error(ERR_NULL_POINTER, thread_message())
             self._body = ctypes.string_at(address, length.value)
         return self._body
 
     @property
-    def text(self):
+    def text(self) -> str:
         """The body decoded as UTF-8 (invalid bytes replaced)."""
         return _text(self.body)
 
-    def json(self):
+    def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
 
-    def header(self, name):
+    def header(self, name: _Text) -> Optional[str]:
         """The value of header `name` (case-insensitive; repeated headers joined with
         ", "), or None when the response has no such header."""
         status, data = _lib.read_string(
@@ -258,12 +283,12 @@ class Response(_Handle):
         return _text(data)
 
     @property
-    def raw_headers(self):
+    def raw_headers(self) -> List[Tuple[str, str]]:
         """Every header as a (name, value) pair, names lower-case, in received order."""
         status, data = _lib.read_string(_lib.lib().dpop_response_headers, self._handle)
         if status != OK:
             raise make_error(status, thread_message())
-        pairs = []
+        pairs: List[Tuple[str, str]] = []
         for line in _text(data).split("\r\n"):
             if line:
                 name, _, value = line.partition(":")
@@ -271,12 +296,16 @@ class Response(_Handle):
         return pairs
 
     @property
-    def headers(self):
+    def headers(self) -> Dict[str, str]:
         """The headers as a dict: lower-case name to value (repeated ones joined by libdpop
         with ", ")."""
-        return {name: self.header(name) for name, _ in self.raw_headers}
+        headers: Dict[str, str] = {}
+        for name, value in self.raw_headers:
+            joined = self.header(name)
+            headers[name] = value if joined is None else joined
+        return headers
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<dpop.Response closed>" if not self._handle else f"<dpop.Response {self.status}>"
 
 
@@ -296,20 +325,22 @@ class Http(_Handle):
 
     def __init__(
         self,
-        key=None,
-        auth_token=None,
+        key: Optional[Key] = None,
+        auth_token: Optional[_JsonObject] = None,
         *,
-        access_token=None,
-        accept_bearer=None,
-        refresh_margin=None,
-        timeouts=None,
-        ca_file=None,
-        proxy=None,
-        user_agent=None,
-        allow_insecure_http=None,
-        max_response_size=None,
-        session_log=None,
-    ):
+        access_token: Optional[_Text] = None,
+        accept_bearer: Optional[bool] = None,
+        refresh_margin: Optional[int] = None,
+        timeouts: Optional[Tuple[int, int]] = None,
+        request_timeout: Optional[int] = None,
+        ca_file: Optional[_Path] = None,
+        system_roots: Optional[bool] = None,
+        proxy: Optional[_Text] = None,
+        user_agent: Optional[_Text] = None,
+        allow_insecure_http: Optional[bool] = None,
+        max_response_size: Optional[int] = None,
+        session_log: Optional[_Path] = None,
+    ) -> None:
         super().__init__(_new("dpop_http_new"))
         try:
             if key is not None:
@@ -324,8 +355,12 @@ class Http(_Handle):
                 self.set_refresh_margin(refresh_margin)
             if timeouts is not None:
                 self.set_timeouts(*timeouts)
+            if request_timeout is not None:
+                self.set_request_timeout(request_timeout)
             if ca_file is not None:
                 self.set_ca_file(ca_file)
+            if system_roots is not None:
+                self.set_system_roots(system_roots)
             if proxy is not None:
                 self.set_proxy(proxy)
             if user_agent is not None:
@@ -340,98 +375,104 @@ class Http(_Handle):
             self.close()
             raise
 
-    def _check(self, status):
+    def _check(self, status: int) -> None:
         if status != OK:
             raise make_error(status, self._error_text())
 
-    def _error_text(self):
+    def _error_text(self) -> str:
         text = self.last_error_text if self._handle else ""
         return text or thread_message()
 
-    def _set(self, function_name, *args):
+    def _set(self, function_name: str, *args: Any) -> None:
         self._check(getattr(_lib.lib(), function_name)(self._handle, *args))
 
-    def set_key(self, key):
+    def set_key(self, key: Key) -> None:
         """The key that signs every proof (Chilkat's ``SetDPoPKey``). The object keeps its
         own reference: `key` may be closed afterwards."""
         if not isinstance(key, Key):
             raise TypeError(f"key must be a dpop.Key, not {type(key).__name__}")
         self._set("dpop_http_set_key", key._handle)
 
-    def set_auth_token(self, settings):
+    def set_auth_token(self, settings: _JsonObject) -> None:
         """The token settings (Chilkat's ``AuthToken``), a dict or JSON text:
         ``client_id``, ``client_secret``, ``token_endpoint``; optionally ``scope``,
         ``audience``, ``resource``, ``auth_method``, ``extra_params``. Forgets any token."""
         self._set("dpop_http_set_auth_token", _json(settings, "auth_token"))
 
-    def set_access_token(self, token, token_type=None):
+    def set_access_token(self, token: Optional[_Text], token_type: Optional[_Text] = None) -> None:
         """Uses a token obtained elsewhere: `token_type` "DPoP" (default) or "Bearer".
         None returns to automatic tokens from the token settings."""
         self._set(
             "dpop_http_set_access_token", _cstr(token, "token"), _cstr(token_type, "token_type")
         )
 
-    def clear_token(self):
+    def clear_token(self) -> None:
         """Forgets the cached token; the next request fetches a new one."""
         self._set("dpop_http_clear_token")
 
-    def set_accept_bearer(self, accept):
+    def set_accept_bearer(self, accept: bool) -> None:
         """Whether a Bearer token from the token endpoint is accepted (refused by default)."""
         self._set("dpop_http_set_accept_bearer", 1 if accept else 0)
 
-    def set_refresh_margin(self, seconds):
+    def set_refresh_margin(self, seconds: int) -> None:
         """Seconds before its expiry at which a token is replaced (default 60)."""
         self._set("dpop_http_set_refresh_margin", seconds)
 
-    def set_timeouts(self, connect_ms, read_ms):
+    def set_timeouts(self, connect_ms: int, read_ms: int) -> None:
         """Connect and read timeouts in milliseconds (defaults 10000 and 30000)."""
         self._set("dpop_http_set_timeouts", connect_ms, read_ms)
 
-    def set_request_timeout(self, total_ms):
+    def set_request_timeout(self, total_ms: int) -> None:
         """What one request may take in all, retries and token requests included (ms; 60000)."""
         self._set("dpop_http_set_request_timeout", total_ms)
 
-    def set_ca_file(self, path):
+    def set_ca_file(self, path: Optional[_Path]) -> None:
         """A PEM CA bundle trusted besides the built-in roots; None removes it."""
         self._set("dpop_http_set_ca_file", _path(path))
 
-    def set_system_roots(self, use_system):
+    def set_system_roots(self, use_system: bool) -> None:
         """Trust the operating system's store (True, the default) or the built-in roots only."""
         self._set("dpop_http_set_system_roots", 1 if use_system else 0)
 
-    def set_proxy(self, url):
+    def set_proxy(self, url: Optional[_Text]) -> None:
         """An HTTP proxy URL (e.g. ``"http://proxy:3128"``); None connects directly."""
         self._set("dpop_http_set_proxy", _cstr(url, "proxy"))
 
-    def set_user_agent(self, user_agent):
+    def set_user_agent(self, user_agent: _Text) -> None:
         """The User-Agent header (default ``"libdpop/<version>"``)."""
         self._set("dpop_http_set_user_agent", _cstr(user_agent, "user_agent"))
 
-    def set_allow_insecure_http(self, allow):
+    def set_allow_insecure_http(self, allow: bool) -> None:
         """Allows plain http:// to hosts other than loopback (refused by default)."""
         self._set("dpop_http_set_allow_insecure_http", 1 if allow else 0)
 
-    def set_max_response_size(self, size):
+    def set_max_response_size(self, size: int) -> None:
         """The largest response body accepted, in bytes (default 16 MiB)."""
         self._set("dpop_http_set_max_response_size", size)
 
-    def set_session_log(self, path):
+    def set_session_log(self, path: Optional[_Path]) -> None:
         """Appends every exchange, secrets masked, to the file at `path` (Chilkat's
         ``SessionLogFilename``); None stops logging."""
         self._set("dpop_http_set_session_log", _path(path))
 
-    def get(self, url):
+    def get(self, url: _Text) -> str:
         """``GET url`` (Chilkat's ``QuickGetStr``): the body as str whatever the HTTP status
         (see ``last_status``); raises dpop.Error when no response was received. The body is
         cut at a NUL byte: use ``request`` for binary bodies."""
         lib = _lib.lib()
-        body = lib.dpop_http_get(self._handle, _cstr(url, "url"))
+        body: Optional[bytes] = lib.dpop_http_get(self._handle, _cstr(url, "url"))
         if body is None:
-            code = lib.dpop_last_error_code()
+            code = int(lib.dpop_last_error_code())
             raise make_error(code, self._error_text())
         return _text(body)
 
-    def request(self, method, url, headers=None, body=None):
+    def request(
+        self,
+        method: _Text,
+        url: _Text,
+        headers: Optional[_Headers] = None,
+        body: Optional[_Text] = None,
+    ) -> Response:
         """Sends a request and returns the whole Response; HTTP error statuses are
         responses, failures to get one raise dpop.Error.
 
@@ -439,10 +480,10 @@ class Http(_Handle):
         """
         lines = None
         if headers:
-            items = headers.items() if hasattr(headers, "items") else headers
+            items = headers.items() if isinstance(headers, collections.abc.Mapping) else headers
             parts = []
-            for name, value in items:
-                name, value = str(name), str(value)
+            for raw_name, raw_value in items:
+                name, value = str(raw_name), str(raw_value)
                 if any(c in name for c in "\r\n:") or any(c in value for c in "\r\n"):
                     raise ValueError(f"header {name!r}: CR, LF or ':' in the name, or CR or LF in the value")
                 parts.append(f"{name}: {value}\r\n")
@@ -463,12 +504,12 @@ class Http(_Handle):
         return Response(out)
 
     @property
-    def last_status(self):
+    def last_status(self) -> int:
         """The HTTP status of this thread's last request (0 when none was received)."""
-        return _lib.lib().dpop_http_last_status(self._handle)
+        return int(_lib.lib().dpop_http_last_status(self._handle))
 
     @property
-    def last_error_text(self):
+    def last_error_text(self) -> str:
         """The message of this thread's last call on the object ("" after a success;
         Chilkat's ``LastErrorText``)."""
         status, data = _lib.read_string(
@@ -477,7 +518,7 @@ class Http(_Handle):
         return _text(data) if status == OK else thread_message()
 
     @property
-    def token_info(self):
+    def token_info(self) -> Optional[Dict[str, Any]]:
         """What is known of the current access token, as a dict without the token itself
         (``token_type``, ``scope``, ``expires_in``, ``refresh_token``, ``source``), or None
         when there is no token yet."""
@@ -487,7 +528,8 @@ class Http(_Handle):
         if status == ERR_NOT_FOUND:
             return None
         self._check(status)
-        return json.loads(data)
+        info: Dict[str, Any] = json.loads(data)
+        return info
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<dpop.Http closed>" if not self._handle else "<dpop.Http>"

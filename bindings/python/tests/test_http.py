@@ -94,6 +94,8 @@ def test_settings_from_keyword_arguments(server, tmp_path):
         dpop.Key.generate(),
         server.auth_token(auth_method="client_secret_basic"),
         timeouts=(2000, 5000),
+        request_timeout=20000,
+        system_roots=False,
         refresh_margin=30,
         accept_bearer=False,
         user_agent="dpop-python-test",
@@ -249,3 +251,10 @@ def test_the_readme_example_runs(server, tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith('200 {"body":""')
     assert lines[1].startswith("200 application/json {'body': '{\"a\": 1}'")
+
+
+def test_the_request_timeout_keyword_bounds_a_stalled_request(server):
+    with dpop.Http(dpop.Key.generate(), request_timeout=700, timeouts=(2000, 30000)) as http:
+        with pytest.raises(dpop.Error) as failed:
+            http.get(server.base + "/stall")
+    assert failed.value.code == dpop.ERR_HTTP_TIMEOUT

@@ -1,0 +1,11 @@
+"""Misuse that the annotations must catch: tests/test_typing.py expects `mypy --strict` to
+report an error on each line marked `# error` and on no other. Never run."""
+
+import dpop
+
+key = dpop.Key.generate(256)  # error
+status: str = dpop.Http().last_status  # error
+dpop.Http(key, timeouts=5000)  # error
+dpop.Http().request("GET", "https://api.example/", body=42)  # error
+name: int = dpop.error_name(1)  # error
+jwk: str = key.public_jwk  # error
