@@ -76,6 +76,7 @@ rust-test:
 # when installed), the key example, the HTTP object against the test server, and the reference
 # sample with nonces and a session log.
 c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
+	$(PYTHON) tests/check_so_exports.py $(LIBDIR)/libdpop.so include/dpop.h
 	$(VALGRIND_RUN) $(BUILD)/abi_contract
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/c/test_gen_misuse.py
 	BUILD_DIR=$(BUILD) CC=$(CC) PYTHON=$(PYTHON) tests/c/misuse.sh

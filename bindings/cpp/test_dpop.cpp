@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -88,6 +89,35 @@ std::string json_string(const std::string& value) {
         out += c;
     }
     return out + "\"";
+}
+
+// Percent-encoding for a form field value (RFC 3986 unreserved characters stay).
+std::string form_value(const std::string& value) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : value) {
+        const auto b = static_cast<unsigned char>(c);
+        if (std::isalnum(b) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[b >> 4];
+            out += hex[b & 15];
+        }
+    }
+    return out;
+}
+
+// The string value of a top-level JSON member whose value holds no escapes (a JWT), or "".
+std::string json_member(const std::string& json, const std::string& name) {
+    const std::string start = "\"" + name + "\":\"";
+    const std::size_t at = json.find(start);
+    if (at == std::string::npos) {
+        return "";
+    }
+    const std::size_t from = at + start.size();
+    const std::size_t end = json.find('"', from);
+    return end == std::string::npos ? "" : json.substr(from, end - from);
 }
 
 std::string auth_token(const std::string& endpoint, const std::string& secret) {
@@ -306,11 +336,33 @@ void test_http_live(const std::string& token_endpoint, const std::string& api_ur
     CHECK_THROWS(wrong.get(api_url), DPOP_ERR_TOKEN_ENDPOINT, "invalid_client");
     CHECK(contains(wrong.last_error_text(), "invalid_client"));
 
-    // The session log masks the secret and the token.
+    // A token the test knows, written to the same session log: fetched by hand with a general
+    // request to the token endpoint (its answer's access_token), then used as the host's own
+    // token for a request the API accepts. token_info never shows a token, and the API's echo
+    // leaves Authorization out, so this is how the test learns one the server issued.
+    const dpop::Key host_key = dpop::Key::generate();
+    dpop::Http host;
+    host.set_key(host_key).set_session_log(log_path);
+    const dpop::Response issued =
+        host.request("POST", token_endpoint, {{"Content-Type", "application/x-www-form-urlencoded"}},
+                     "grant_type=client_credentials&client_id=m2m.dpop&scope=api&client_secret=" +
+                         form_value(secret));
+    CHECK(issued.status() == 200);
+    const std::string token = json_member(std::string(issued.body()), "access_token");
+    CHECK(token.size() > 40);
+    host.set_access_token(token);
+    CHECK(contains(host.get(api_url), "\"client_id\":\"m2m.dpop\""));
+    CHECK(host.last_status() == 200);
+    host.set_session_log(std::nullopt);
+
+    // The session log masks the secret and the tokens: the one fetched automatically (its
+    // Authorization header), and the one above, in the token response and in Authorization.
     const std::string log = read_file(log_path);
     CHECK(contains(log, "authorization: DPoP ****"));
+    CHECK(contains(log, "\"access_token\":\"****\""));
     CHECK(contains(log, "x-test: cpp"));
     CHECK(!contains(log, secret));
+    CHECK(!token.empty() && !contains(log, token));
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 
 #include "dpop.h"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <pthread.h>
 #endif
 
@@ -158,8 +160,9 @@ static void test_live(const char *token_endpoint, const char *api_url, const cha
     }
 }
 
-#ifndef _WIN32
-/* One shared object, many threads: each sees its own status, body and error text. */
+/* One shared object, many threads: each sees its own status, body and error text. POSIX
+ * threads, and on Windows its own threads (CreateThread), so that make windows runs it under
+ * Wine too. */
 struct shared_call {
     dpop_http *http;
     const char *api_url;
@@ -167,8 +170,7 @@ struct shared_call {
     int ok;
 };
 
-static void *hammer(void *arg) {
-    struct shared_call *call = arg;
+static void hammer(struct shared_call *call) {
     call->ok = 1;
     for (int i = 0; i < 5; i++) {
         const char *body = dpop_http_get(call->http, call->api_url);
@@ -189,8 +191,41 @@ static void *hammer(void *arg) {
             call->ok = 0;
         }
     }
+}
+
+#ifdef _WIN32
+typedef HANDLE thread_handle;
+
+static DWORD WINAPI hammer_thread(LPVOID arg) {
+    hammer(arg);
+    return 0;
+}
+
+static int thread_start(thread_handle *thread, struct shared_call *call) {
+    *thread = CreateThread(NULL, 0, hammer_thread, call, 0, NULL);
+    return *thread != NULL;
+}
+
+static void thread_join(thread_handle thread) {
+    WaitForSingleObject(thread, INFINITE);
+    CloseHandle(thread);
+}
+#else
+typedef pthread_t thread_handle;
+
+static void *hammer_thread(void *arg) {
+    hammer(arg);
     return NULL;
 }
+
+static int thread_start(thread_handle *thread, struct shared_call *call) {
+    return pthread_create(thread, NULL, hammer_thread, call) == 0;
+}
+
+static void thread_join(thread_handle thread) {
+    pthread_join(thread, NULL);
+}
+#endif
 
 static void test_threads(const char *token_endpoint, const char *api_url) {
     dpop_key *key = dpop_key_new();
@@ -209,16 +244,21 @@ static void test_threads(const char *token_endpoint, const char *api_url) {
     static char seen[1 << 16];
     snprintf(seen, sizeof seen, "%s", mine != NULL ? mine : "");
     enum { THREADS = 8 };
-    pthread_t threads[THREADS];
+    thread_handle threads[THREADS];
     struct shared_call calls[THREADS];
+    int started = 0;
     for (int i = 0; i < THREADS; i++) {
         calls[i] = (struct shared_call){http, api_url, i, 0};
-        CHECK(pthread_create(&threads[i], NULL, hammer, &calls[i]) == 0);
+        if (!thread_start(&threads[started], &calls[i])) {
+            break;
+        }
+        started++;
     }
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join(threads[i], NULL);
+    for (int i = 0; i < started; i++) {
+        thread_join(threads[i]);
         CHECK(calls[i].ok);
     }
+    CHECK(started == THREADS);
     CHECK(mine != NULL && strcmp(mine, seen) == 0);
     CHECK(dpop_http_last_status(http) == 200);
     char text[256] = "unset";
@@ -226,7 +266,6 @@ static void test_threads(const char *token_endpoint, const char *api_url) {
     dpop_http_free(http);
     dpop_key_free(key);
 }
-#endif
 
 int main(void) {
     const char *token_endpoint = getenv("DPOP_TOKEN_ENDPOINT");
@@ -241,9 +280,7 @@ int main(void) {
     snprintf(log_path, sizeof log_path, "%s/http_contract.log", build);
     remove(log_path);
     test_live(token_endpoint, api_url, log_path);
-#ifndef _WIN32
     test_threads(token_endpoint, api_url);
-#endif
     printf("http_contract: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -162,7 +162,7 @@ const statuses = (log) => log.map((e) => (e.error ? `${e.status} ${e.error}` : `
 
 /**
  * Each nonce demand (400/401 use_dpop_nonce) is followed by exactly one retry that carries the
- * nonce the demand handed out; no request carries a nonce of another origin.
+ * nonce the demand handed out (`nonceHeader` reads it from the server's record of its answer).
  */
 function assertOneRetryPerDemand(log, nonceHeader) {
   for (let i = 0; i < log.length; i++) {
@@ -176,6 +176,21 @@ function assertOneRetryPerDemand(log, nonceHeader) {
   }
 }
 const asNonce = (e) => e.responseHeaders['dpop-nonce'];
+/** The nonce the resource server of servers.mjs put in its answer (it logs what it sent). */
+const rsNonce = (e) => e.nonceGiven;
+
+/**
+ * Each request after an answer that gave a nonce carries exactly that nonce: the client keeps
+ * the latest nonce of the origin (the resource server also takes the one before, so its own
+ * answers cannot tell). `log` holds one origin's requests.
+ */
+function assertLatestNonceUsed(log, nonceGiven) {
+  for (let i = 1; i < log.length; i++) {
+    const given = nonceGiven(log[i - 1]);
+    if (given === undefined) continue;
+    assert.equal(log[i].nonceSent, given, `request #${i} carries the nonce answer #${i - 1} gave`);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The test runner
@@ -336,7 +351,8 @@ await test('oidc-provider, nonces off + resource server nonces: nonces stay with
     assert.ok(as.tokenRequests().every((e) => e.nonceSent === undefined));
     // One demand, one retry; later requests use the nonce rotated in each 200.
     assert.deepEqual(statuses(rs.log), ['401 use_dpop_nonce', '200', '200', '200']);
-    assertOneRetryPerDemand(rs.log, () => rs.log[1].nonceSent);
+    assertOneRetryPerDemand(rs.log, rsNonce);
+    assertLatestNonceUsed(rs.log, rsNonce);
   });
 });
 
@@ -395,6 +411,7 @@ await test('oidc-provider, nonces required: examples-c/client_credentials, clien
     assertOneRetryPerDemand(tokenRequests, asNonce);
     assertDpopTokens(as, JSON.parse(r.body).jkt, 300);
     assert.deepEqual(statuses(rs.log), ['401 use_dpop_nonce', '200']);
+    assertOneRetryPerDemand(rs.log, rsNonce);
     assert.ok(rs.log[1].nonceSent && rs.log[1].nonceSent !== tokenRequests[1].nonceSent,
       'the resource server gets its own nonce, not the AS one');
   });
@@ -410,7 +427,8 @@ await test('oidc-provider, nonces required: client_secret_basic, EdDSA, long ses
     assertOneRetryPerDemand(as.tokenRequests(), asNonce);
     assert.ok(as.tokenRequests()[2].nonceSent, 'the second grant sends the learned nonce');
     assert.deepEqual(statuses(rs.log), ['401 use_dpop_nonce', '200', '200', '200', '200']);
-    assertOneRetryPerDemand(rs.log, () => rs.log[1].nonceSent);
+    assertOneRetryPerDemand(rs.log, rsNonce);
+    assertLatestNonceUsed(rs.log, rsNonce);
     assertDpopTokens(as, c.jkt, 300);
   });
 });
@@ -428,6 +446,8 @@ await test(`oidc-provider, nonces required, ${SHORT_TTL} s tokens: a new token a
     assert.notEqual(tokens[0].claims.jti, tokens[1].claims.jti);
     // Replaced before use: the resource server never saw the expired token.
     assert.deepEqual(statuses(rs.log), ['401 use_dpop_nonce', '200', '200']);
+    assertOneRetryPerDemand(rs.log, rsNonce);
+    assertLatestNonceUsed(rs.log, rsNonce);
     assert.notEqual(rs.log[1].tokenJti, rs.log[2].tokenJti);
   });
 });

@@ -9,7 +9,8 @@
 //   signature with the embedded key, typ, alg, htm, htu, iat, jti replay, ath, nonce; the access
 //   token's signature against the AS's JWKS, iss, aud, exp, typ, cnf.jkt), and once with
 //   oauth4webapi's validateJwtAccessToken. It can demand its own nonces (401 + WWW-Authenticate:
-//   DPoP error="use_dpop_nonce" + DPoP-Nonce) and rotate them on every success.
+//   DPoP error="use_dpop_nonce" + DPoP-Nonce) and rotate them on every success. Each request is
+//   logged with the nonce its proof carried (nonceSent) and the one the answer gave (nonceGiven).
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 
@@ -287,6 +288,8 @@ export async function startResourceServer(as, { requireNonce = false } = {}) {
       dpop: req.headersDistinct.dpop ?? [],
       authorization: req.headers.authorization,
       nonceSent: undefined,
+      // The DPoP-Nonce this server put in its answer, if any: what the client must send next.
+      nonceGiven: undefined,
       status: 0,
     };
     entry.nonceSent = entry.dpop.length === 1 ? proofNonce(entry.dpop[0]) : undefined;
@@ -297,6 +300,7 @@ export async function startResourceServer(as, { requireNonce = false } = {}) {
       entry.status = status;
       entry.error = json.error;
       entry.description = json.error_description;
+      entry.nonceGiven = headers['DPoP-Nonce'];
       log.push(entry);
       res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
       res.end(JSON.stringify(json));

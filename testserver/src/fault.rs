@@ -119,11 +119,17 @@ fn filler(len: u64, per_second: Option<u64>) -> Response {
 
 /// Refuses faults set on an endpoint they do not apply to.
 pub(crate) fn check(config: &Config) -> Result<(), String> {
-    if config.token_fault == Some(Fault::EndlessInvalidToken) {
-        return Err("the endless invalid_token fault is for the API, not the token endpoint".into());
-    }
+    check_token_fault(config.token_fault.as_ref())?;
     if config.api_fault == Some(Fault::NoAccessToken) {
         return Err("the no-access-token fault is for the token endpoint, not the API".into());
+    }
+    Ok(())
+}
+
+/// Refuses a fault that does not apply to the token endpoint.
+pub(crate) fn check_token_fault(fault: Option<&Fault>) -> Result<(), String> {
+    if fault == Some(&Fault::EndlessInvalidToken) {
+        return Err("the endless invalid_token fault is for the API, not the token endpoint".into());
     }
     Ok(())
 }

@@ -115,6 +115,18 @@ impl Server {
         self.shared.rotate_nonce()
     }
 
+    /// Gives the token endpoint a fault from now on, or with `None` lets it answer as usual
+    /// again: a token endpoint that goes down (or comes back) while a client runs. Replaces
+    /// [`Config::token_fault`]. [`Fault::Reset`] set this way resets only connections opened
+    /// afterwards (the server looks at request heads only on connections opened while a reset
+    /// fault is in force). Fails for a fault that is not for the token endpoint.
+    pub fn set_token_fault(&self, fault: Option<Fault>) -> io::Result<()> {
+        fault::check_token_fault(fault.as_ref())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        self.shared.set_token_fault(fault);
+        Ok(())
+    }
+
     /// Logs one line per request (method, path, status) to stderr, or stops doing so.
     pub fn log_requests(&self, enabled: bool) {
         self.shared.log.store(enabled, Ordering::Relaxed);
@@ -214,7 +226,7 @@ fn connection(stream: TcpStream, shared: &Shared, tls: Option<Arc<rustls::Server
     let on_bad = |response: &Response| log(shared, "-", "-", response.status);
     let resets = |head: &Request| {
         let endpoint = Endpoint::of(head);
-        let reset = shared.fault(endpoint) == Some(&Fault::Reset);
+        let reset = shared.fault(endpoint) == Some(Fault::Reset);
         if reset {
             count(shared, endpoint);
             record(shared, head, None);
@@ -266,11 +278,11 @@ impl Endpoint {
 }
 
 impl Shared {
-    /// The fault configured for `endpoint`.
-    fn fault(&self, endpoint: Endpoint) -> Option<&Fault> {
+    /// The fault of `endpoint` now.
+    fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
         match endpoint {
-            Endpoint::Token => self.config.token_fault.as_ref(),
-            Endpoint::Api => self.config.api_fault.as_ref(),
+            Endpoint::Token => self.token_fault(),
+            Endpoint::Api => self.config.api_fault.clone(),
             Endpoint::Other => None,
         }
     }
@@ -279,7 +291,7 @@ impl Shared {
     fn resets_connections(&self) -> bool {
         [Endpoint::Token, Endpoint::Api]
             .into_iter()
-            .any(|endpoint| self.fault(endpoint) == Some(&Fault::Reset))
+            .any(|endpoint| self.fault(endpoint) == Some(Fault::Reset))
     }
 }
 
@@ -306,6 +318,7 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
     let endpoint = Endpoint::of(request);
     count(shared, endpoint);
     let fault = shared.fault(endpoint);
+    let fault = fault.as_ref();
     if request.path == "/stall" || fault == Some(&Fault::Hang) {
         record(shared, request, None);
         while !shared.stop.load(Ordering::Relaxed) {

@@ -25,6 +25,9 @@ pub struct Shared {
     pub log: AtomicBool,
     /// Signs access tokens.
     pub signer: TokenSigner,
+    /// The token endpoint's fault now: `config.token_fault` until
+    /// [`Server::set_token_fault`](crate::Server::set_token_fault) changes it.
+    token_fault: Mutex<Option<Fault>>,
     stats: Mutex<Stats>,
     nonces: Mutex<Nonces>,
     /// Proof `jti`s seen, with the time after which they can be forgotten.
@@ -63,6 +66,7 @@ impl Shared {
             previous: None,
         };
         Shared {
+            token_fault: Mutex::new(config.token_fault.clone()),
             config,
             issuer,
             stop: AtomicBool::new(false),
@@ -110,10 +114,21 @@ impl Shared {
         fresh
     }
 
-    /// Whether this server ever hands out nonces (at its token endpoint or its API).
+    /// The token endpoint's fault now.
+    pub fn token_fault(&self) -> Option<Fault> {
+        lock(&self.token_fault).clone()
+    }
+
+    /// Replaces the token endpoint's fault (`None`: it answers as usual again).
+    pub fn set_token_fault(&self, fault: Option<Fault>) {
+        *lock(&self.token_fault) = fault;
+    }
+
+    /// Whether this server hands out nonces (at its token endpoint or its API), with the faults
+    /// in force now.
     pub fn issues_nonces(&self) -> bool {
         let c = &self.config;
-        let fault_sends_nonce = [&c.token_fault, &c.api_fault]
+        let fault_sends_nonce = [&self.token_fault(), &c.api_fault]
             .into_iter()
             .flatten()
             .any(Fault::sends_nonce);

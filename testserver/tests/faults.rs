@@ -113,6 +113,37 @@ fn faults_that_do_not_fit_their_endpoint_are_refused() {
 }
 
 #[test]
+fn the_token_fault_can_be_switched_while_the_server_runs() {
+    let server = Server::start(Config::default()).unwrap();
+    assert_eq!(token(&server).status, 200);
+    server.set_token_fault(Some(Fault::Status500)).unwrap();
+    token(&server).assert_error(500, "server_error", "the server failed (fault mode)");
+    // Other endpoints are not affected, and the switch goes back.
+    assert_eq!(
+        send(&server, "GET", "/plain", &[], "").status,
+        200,
+        "other endpoints answer as usual"
+    );
+    server.set_token_fault(None).unwrap();
+    assert_eq!(token(&server).status, 200);
+    let stats = server.stats();
+    assert_eq!((stats.token_requests, stats.tokens_issued), (3, 2));
+    let statuses: Vec<u16> = stats
+        .requests
+        .iter()
+        .filter(|r| r.path == "/token")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [200, 500, 200]);
+    // A fault for another endpoint is refused, and changes nothing.
+    let error = server
+        .set_token_fault(Some(Fault::EndlessInvalidToken))
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+    assert_eq!(token(&server).status, 200);
+}
+
+#[test]
 fn hang_records_the_request_and_never_answers() {
     let server = with_api_fault(Fault::Hang);
     let mut stream = connect(&server);

@@ -30,23 +30,32 @@ pub(super) fn public_jwk(alg: Algorithm, public: &[u8]) -> String {
 /// The private JWK: the public members plus `d`.
 pub(super) fn private_jwk(alg: Algorithm, private: &[u8], public: &[u8]) -> Zeroizing<String> {
     let d = Zeroizing::new(Base64UrlUnpadded::encode_string(private));
-    Zeroizing::new(match alg {
+    let (head, tail) = match alg {
         Algorithm::Es256 | Algorithm::Es384 => {
             let (x, y) = coordinates(alg, public);
-            format!(
-                r#"{{"crv":"{}","d":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-                alg.curve(),
-                d.as_str(),
-                Base64UrlUnpadded::encode_string(x),
-                Base64UrlUnpadded::encode_string(y)
+            (
+                format!(r#"{{"crv":"{}","d":""#, alg.curve()),
+                format!(
+                    r#"","kty":"EC","x":"{}","y":"{}"}}"#,
+                    Base64UrlUnpadded::encode_string(x),
+                    Base64UrlUnpadded::encode_string(y)
+                ),
             )
         }
-        Algorithm::EdDsa => format!(
-            r#"{{"crv":"Ed25519","d":"{}","kty":"OKP","x":"{}"}}"#,
-            d.as_str(),
-            Base64UrlUnpadded::encode_string(public)
+        Algorithm::EdDsa => (
+            r#"{"crv":"Ed25519","d":""#.to_owned(),
+            format!(
+                r#"","kty":"OKP","x":"{}"}}"#,
+                Base64UrlUnpadded::encode_string(public)
+            ),
         ),
-    })
+    };
+    // Sized once, so the buffer holding `d` is never outgrown (and freed unwiped) on the way.
+    let mut jwk = Zeroizing::new(String::with_capacity(head.len() + d.len() + tail.len()));
+    jwk.push_str(&head);
+    jwk.push_str(&d);
+    jwk.push_str(&tail);
+    jwk
 }
 
 /// Splits an uncompressed SEC1 point into its x and y coordinates.
