@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # libdpop benchmarks: one table, every figure next to a reference measured in the same run.
 #
-#   benches/run.sh            the full run (`make bench`, about two minutes), table on stdout
+#   benches/run.sh            the full run (`make bench`, about three minutes), table on stdout
 #   benches/run.sh --smoke    a few iterations of everything (`make test`, well under a minute
-#                             after the builds): checks that each part builds and runs and that
-#                             64 concurrent first calls make one token request; no figure is judged
+#                             after the builds): checks that each part builds and runs, that
+#                             64 concurrent first calls make one token request, and runs a short
+#                             soak (8 x 1500 requests) with its checks; no speed figure is judged
 #
 # Needs cargo, cc, strip, openssl (3.x); node 20+ and npm for the oauth4webapi row (skipped, and
 # said so, without them); taskset (util-linux) to pin the request-cost part to one CPU.
@@ -20,10 +21,11 @@ case "${1:-}" in
 esac
 
 if [ "$smoke" = 1 ]; then
-    secs=0.05 ossl_secs=1 rounds=1 http_secs=0.5 cold_runs=3
+    secs=0.05 ossl_secs=1 rounds=1 http_secs=0.5 cold_runs=3 soak_requests=1500
 else
-    secs=3 ossl_secs=3 rounds=3 http_secs=10 cold_runs=200
+    secs=3 ossl_secs=3 rounds=3 http_secs=10 cold_runs=200 soak_requests=10000
 fi
+soak_threads=8
 
 target=${CARGO_TARGET_DIR:-target}
 out=build/bench
@@ -131,6 +133,20 @@ dpop_only=$(awk -v d="$dpop_us" -v c="$client_us" 'BEGIN { printf "%.1f", d - c 
 rps1=$(value shared1_rps "$scaling") rps2=$(value shared2_rps "$scaling") rps_own=$(value separate2_rps "$scaling")
 tokens=$(value first_token_requests "$first") first_ms=$(value first_ms "$first") warm_ms=$(value warm_ms "$first")
 
+# --- the soak: 8 threads on one handle, 2 s tokens, a nonce rotating every 50 requests ---------
+say "soak: $soak_threads threads x $soak_requests requests on one dpop_http handle (benches/soak.sh)"
+if ! soak=$(benches/soak.sh "$soak_threads" "$soak_requests"); then
+    echo "$soak" >&2
+    echo "FAILED: the soak (benches/c/soak.c lists its checks)" >&2
+    exit 1
+fi
+soak_value() { value "$1" "$(sed -n 's/^soak //p' <<<"$soak")"; }
+soak_total=$(soak_value requests) soak_rps=$(soak_value requests_per_sec) soak_secs=$(soak_value seconds)
+soak_windows=$(soak_value token_windows) soak_issued=$(soak_value tokens_issued)
+soak_nonce=$(soak_value nonce_retries_api) soak_nonce_token=$(soak_value nonce_retries_token)
+soak_q2=$(soak_value rss_second_quarter_kib) soak_q4=$(soak_value rss_last_quarter_kib)
+soak_peak=$(soak_value rss_peak_kib) soak_growth=$(soak_value rss_growth_kib)
+
 # --- size and cold start -------------------------------------------------------------------
 say "stripped size of libdpop.so next to OpenSSL's libssl + libcrypto"
 strip -o "$out/libdpop.stripped.so" "$libdir/libdpop.so"
@@ -190,6 +206,9 @@ $node_row
 | one shared Client, 2 threads vs 2 threads with a Client each (cost of sharing) | $(num "$rps2") req/s | $(num "$rps_own") req/s | $(ratio "$rps2" "$rps_own") | | |
 | 64 concurrent first calls on a new Client: token requests | $tokens | | | 1 | $(check "$tokens" "==" 1) |
 | 64 concurrent first calls: ms until all have their response, vs 64 with the token cached | $first_ms ms | $warm_ms ms | $(ratio "$first_ms" "$warm_ms") | | |
+| soak, $soak_threads threads x $soak_requests requests on one handle ($soak_total in ${soak_secs} s, $(num "$soak_rps") req/s): failed requests | $(soak_value failed) | | | 0 | $(check "$(soak_value failed)" "==" 0) |
+| soak: tokens issued vs 2 s lifetime windows spanned (nonce retries: API $soak_nonce, token endpoint $soak_nonce_token) | $soak_issued | $soak_windows | $(ratio "$soak_issued" "$soak_windows") | within 1 | $(awk -v a="$soak_issued" -v b="$soak_windows" 'BEGIN { print (a - b <= 1 && b - a <= 1) ? "met" : "NOT met" }') |
+| soak: median RSS in the last quarter of the requests vs in the second (peak $soak_peak KiB) | $soak_q4 KiB | $soak_q2 KiB | $( [ "$soak_growth" -ge 0 ] && echo +)$soak_growth KiB | < +4096 KiB | $(check "$soak_growth" "<" 4096) |
 | libdpop.so stripped (crypto, TLS, HTTP) vs libssl.so.3 + libcrypto.so.3 stripped | $((size_dpop / 1024)) KiB | $((size_ossl / 1024)) KiB | $(ratio "$size_dpop" "$size_ossl") | | |
 | cold start: process loads a PEM key, signs one proof vs openssl dgst -sha256 -sign | $cold_dpop ms | $cold_ossl ms | $(ratio "$cold_dpop" "$cold_ossl") | | |
 
@@ -201,5 +220,6 @@ if [ "$tokens" != 1 ]; then
     exit 1
 fi
 if [ "$smoke" = 1 ]; then
-    echo "benchmark smoke run: every part built and ran; 64 concurrent first calls made 1 token request"
+    echo "benchmark smoke run: every part built and ran; 64 concurrent first calls made 1 token request;" \
+         "the soak ($soak_total requests) passed its checks"
 fi

@@ -3,7 +3,7 @@
 
 use crate::http::{Request, Response};
 use crate::proof::{self, VerifiedProof};
-use crate::state::{now, NonceCheck, Shared, NONCE_NOT_ISSUED};
+use crate::state::{now, now_ceil, NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::RefreshGrant;
 use base64ct::{Base64, Encoding};
 use serde_json::json;
@@ -172,13 +172,17 @@ fn authenticate(
 /// Issues an access token (and a refresh token when configured) bound to the proof's key.
 fn issue(shared: &Shared, client_id: &str, proof: &VerifiedProof, scope: Option<String>) -> Response {
     let iat = now();
+    // Rounded up, so the token lasts at least token_ttl seconds from now (expires_in), not
+    // up to a second less; a lifetime of 0 stays expired at once.
+    let ttl = shared.config.token_ttl;
+    let exp = if ttl == 0 { iat } else { now_ceil() + ttl };
     let jti = shared.random();
     let mut claims = json!({
         "iss": shared.issuer,
         "sub": client_id,
         "client_id": client_id,
         "iat": iat,
-        "exp": iat + shared.config.token_ttl,
+        "exp": exp,
         "jti": jti,
         "cnf": {"jkt": proof.jkt},
     });

@@ -10,7 +10,9 @@ pub struct Config {
     /// Registered clients as (client_id, client_secret). Default: `("m2m.dpop", "secret")`.
     pub clients: Vec<(String, String)>,
     /// Access token lifetime in seconds (`expires_in` and the JWT `exp`). Default 300; 0 issues
-    /// tokens that are already expired (a token counts as expired once `now >= exp`).
+    /// tokens that are already expired (a token counts as expired once `now >= exp`). The JWT's
+    /// `exp` is the issue time rounded up to a whole second plus the lifetime, so a token is
+    /// good for at least `token_ttl` seconds after it was issued, as `expires_in` says.
     pub token_ttl: u64,
     /// Whether token responses carry a `refresh_token`. Default false.
     pub issue_refresh_tokens: bool,
@@ -37,6 +39,12 @@ pub struct Config {
     pub token_fault: Option<Fault>,
     /// How the API (`/dpop/*`) misbehaves. Default none.
     pub api_fault: Option<Fault>,
+    /// Replaces the nonce after every this many requests to the token endpoint and the API
+    /// together (the one before stays valid until the next rotation). Default 0: never.
+    pub rotate_nonce_every: u64,
+    /// Whether each request is kept in [`Stats::requests`]. Default true; a long run turns it
+    /// off so the server's memory stays flat (the counters are kept either way).
+    pub record_requests: bool,
 }
 
 impl Default for Config {
@@ -54,6 +62,8 @@ impl Default for Config {
             tls: None,
             token_fault: None,
             api_fault: None,
+            rotate_nonce_every: 0,
+            record_requests: true,
         }
     }
 }

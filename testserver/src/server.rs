@@ -297,10 +297,18 @@ impl Shared {
 
 /// Counts a request for its endpoint.
 fn count(shared: &Shared, endpoint: Endpoint) {
-    match endpoint {
-        Endpoint::Token => shared.stats().token_requests += 1,
-        Endpoint::Api => shared.stats().api_requests += 1,
-        Endpoint::Other => {}
+    let counted = {
+        let mut stats = shared.stats();
+        match endpoint {
+            Endpoint::Token => stats.token_requests += 1,
+            Endpoint::Api => stats.api_requests += 1,
+            Endpoint::Other => return,
+        }
+        stats.token_requests + stats.api_requests
+    };
+    let every = shared.config.rotate_nonce_every;
+    if every > 0 && counted % every == 0 {
+        shared.rotate_nonce();
     }
 }
 
@@ -377,6 +385,7 @@ fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
         ("/token", _) => not_allowed("POST"),
         _ if is_api => api(shared, request, &url),
         ("/plain", "GET" | "HEAD") => Response::text(200, "hello"),
+        ("/stats", "GET") => stats(shared),
         ("/plain", _) => not_allowed("GET, HEAD"),
         _ => Response::error(404, "not_found", "no such endpoint"),
     }
@@ -384,4 +393,25 @@ fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
 
 fn not_allowed(allow: &str) -> Response {
     Response::error(405, "invalid_request", "method not allowed").with_header("Allow", allow)
+}
+
+/// `GET /stats`: the counters as JSON, for a client in another process (the recorded requests,
+/// which hold tokens and proofs, are not included).
+fn stats(shared: &Shared) -> Response {
+    let s = shared.stats();
+    Response::json(
+        200,
+        &serde_json::json!({
+            "connections": s.connections,
+            "token_requests": s.token_requests,
+            "tokens_issued": s.tokens_issued,
+            "client_credentials_grants": s.client_credentials_grants,
+            "refresh_grants": s.refresh_grants,
+            "nonce_rejections_token": s.nonce_rejections_token,
+            "api_requests": s.api_requests,
+            "api_ok": s.api_ok,
+            "nonce_rejections_api": s.nonce_rejections_api,
+            "invalid_token_rejections": s.invalid_token_rejections,
+        }),
+    )
 }

@@ -92,7 +92,9 @@ impl Shared {
 
     /// Appends a request to the log of [`Stats::requests`].
     pub fn record(&self, request: RecordedRequest) {
-        self.stats().requests.push(request);
+        if self.config.record_requests {
+            self.stats().requests.push(request);
+        }
     }
 
     /// The issued tokens, to read or update.
@@ -183,4 +185,11 @@ pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Seconds since the Unix epoch, rounded up.
+pub fn now_ceil() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }

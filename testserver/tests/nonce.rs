@@ -176,3 +176,51 @@ fn a_nonce_of_the_api_is_taken_at_the_token_endpoint_of_the_same_origin() {
     let reply = token_request_with_nonce(&server, &TestKey::es256(), Some(&server.current_nonce()));
     assert_eq!(reply.status, 200, "{reply:?}");
 }
+
+#[test]
+fn the_nonce_rotates_after_every_n_requests_and_stats_count_without_recording() {
+    let server = Server::start(Config {
+        require_nonce_token: true,
+        require_nonce_api: true,
+        rotate_nonce_every: 3,
+        record_requests: false,
+        ..Config::default()
+    })
+    .unwrap();
+    let key = TestKey::es256();
+    let first = server.current_nonce();
+    let token = nonce_token(&server, &key); // request 1
+    assert_eq!(server.current_nonce(), first);
+    assert_eq!(api_with_nonce(&server, &key, &token, Some(&first)).status, 200); // 2
+    assert_eq!(server.current_nonce(), first);
+    assert_eq!(api_with_nonce(&server, &key, &token, Some(&first)).status, 200); // 3: rotates
+    let second = server.current_nonce();
+    assert_ne!(second, first);
+    // The nonce before stays good until the next rotation.
+    assert_eq!(api_with_nonce(&server, &key, &token, Some(&first)).status, 200); // 4
+    assert_eq!(api_with_nonce(&server, &key, &token, Some(&second)).status, 200); // 5
+    api_with_nonce(&server, &key, &token, Some(&second)); // 6: rotates
+    assert_ne!(server.current_nonce(), second);
+    let reply = api_with_nonce(&server, &key, &token, Some(&first)); // 7
+    reply.assert_challenge("use_dpop_nonce", "nonce is stale");
+
+    let stats = server.stats();
+    assert_eq!(
+        (stats.token_requests, stats.api_requests, stats.api_ok),
+        (1, 6, 5)
+    );
+    assert!(stats.requests.is_empty(), "requests were recorded");
+    let reply = send(&server, "GET", "/stats", &[], "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let json = reply.json();
+    assert_eq!(
+        (
+            &json["token_requests"],
+            &json["api_requests"],
+            &json["api_ok"],
+            &json["nonce_rejections_api"]
+        ),
+        (&json!(1), &json!(6), &json!(5), &json!(1))
+    );
+    assert!(json.get("requests").is_none());
+}

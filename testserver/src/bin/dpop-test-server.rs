@@ -15,6 +15,8 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --refresh-tokens         issue refresh tokens
   --token-type TYPE        token_type of token responses (default DPoP)
   --iat-window SECONDS     allowed proof iat skew (default 60)
+  --rotate-nonce-every N   a new nonce after every N token and API requests (default never)
+  --no-record              keep counters only, not each request (for long runs)
   --tls-cert PEM --tls-key PEM   serve HTTPS with this certificate chain and key
   --client ID:SECRET       a client (repeatable; replaces the default m2m.dpop:secret)
   --token-fault FAULT      the token endpoint misbehaves (see below)
@@ -70,6 +72,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--refresh-tokens" => config.issue_refresh_tokens = true,
             "--token-type" => config.token_type = value()?,
             "--iat-window" => config.iat_window = number(value()?)?,
+            "--rotate-nonce-every" => config.rotate_nonce_every = number(value()?)?,
+            "--no-record" => config.record_requests = false,
             "--tls-cert" => cert = Some(value()?),
             "--tls-key" => key = Some(value()?),
             "--client" => {
