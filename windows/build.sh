@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make windows: builds dpop.dll for x86_64 and i686 (32-bit) Windows from the same sources,
-# checks both export tables against include/dpop.h (and stdcall on i686), makes the import
-# libraries, compiles the C programs with mingw-w64 and runs them under Wine against the
-# local DPoP test server (which runs natively on 127.0.0.1). The DLL is also an in-process COM
-# server (src/com, type library compiled by widl and embedded); tests/com/run.sh registers it in
-# a fresh Wine prefix and runs the COM tests (scripts, C clients, type library, registration).
+# checks both export tables against include/dpop.h (and stdcall on i686) and both import tables
+# against the system DLLs allowed below, makes the import libraries, compiles the C programs
+# with mingw-w64 and runs them under Wine against the local DPoP test server (which runs
+# natively on 127.0.0.1). The DLL is also an in-process COM server (src/com, type library
+# compiled by widl and embedded); tests/com/run.sh registers it in a fresh Wine prefix and runs
+# the COM tests (scripts, C clients, type library, registration).
 #
 # Needs Debian's rustc-web, cargo-web and rust-web-src (they build std for Windows; rustup has
 # no Windows targets here), gcc-mingw-w64-{x86-64,i686}, mingw-w64-tools (widl), libwine-dev
@@ -35,6 +36,36 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
 fi
 
+# The DLLs dpop.dll may import, lower-case without ".dll": Windows system DLLs that Windows 7
+# has. The C library's: kernel32 advapi32 bcrypt ws2_32 userenv ntdll msvcrt; the operating
+# system's trust store (rustls-native-certs, through the schannel crate): crypt32 (the
+# certificate store), ncrypt (NCryptFreeObject), secur32 (SSPI); the COM server's (through the
+# windows crate): oleaut32 (BSTR, VARIANT, IDispatch, the type library), propsys (VariantTo*),
+# rpcrt4 (UuidCreate), ole32 (CoCreateFreeThreadedMarshaler). Any other import fails the build.
+allowed_imports="kernel32 advapi32 bcrypt ws2_32 userenv ntdll msvcrt crypt32 ncrypt secur32 oleaut32 propsys rpcrt4 ole32"
+# Two DLLs the windows crate would link and Windows 7 lacks are kept out at build time:
+# combase.dll (CoCreateFreeThreadedMarshaler, for #[implement]'s agile objects: ole32 exports
+# it on every Windows, and windows/retarget_imports.py moves the import there after the link)
+# and api-ms-win-core-winrt-error-l1-1-0 (RoOriginateErrorW, windows-result's error info: the
+# COM server reports errors through LastErrorText, so RUSTFLAGS has --cfg windows_slim_errors).
+
+# Prints the DLLs $2 imports and fails on one that is not allowed.
+check_imports() {
+    local arch=$1 dll=$2 cc=${mingw[$1]}
+    local imports name unexpected=()
+    imports=$("$cc-objdump" -p "$dll" | awk '/DLL Name:/ {print tolower($3)}' | sed 's/\.dll$//' | sort -u)
+    [ -n "$imports" ] || { echo "$arch: no import table found in $dll" >&2; exit 1; }
+    for name in $imports; do
+        [[ " $allowed_imports " == *" $name "* ]] || unexpected+=("$name")
+    done
+    echo "$arch: dpop.dll imports" $imports
+    if [ ${#unexpected[@]} -gt 0 ]; then
+        echo "$arch: dpop.dll imports ${unexpected[*]}, not in the allowed system DLLs ($allowed_imports)" \
+             "(windows/build.sh, README 'Windows: dpop.dll')" >&2
+        exit 1
+    fi
+}
+
 programs="examples-c/key_and_proof.c examples-c/client_credentials.c tests/c/abi_contract.c tests/c/http_contract.c"
 declare -A triple=([x86_64]=x86_64-win7-windows-gnu [i686]=i686-win7-windows-gnu)
 declare -A mingw=([x86_64]=x86_64-w64-mingw32 [i686]=i686-w64-mingw32)
@@ -44,13 +75,14 @@ build_arch() {
     local upper=${target^^}
     upper=${upper//-/_}
     echo "== $arch: building dpop.dll ($target)"
-    env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
+    env RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="--cfg windows_slim_errors" \
         "CARGO_TARGET_${upper}_LINKER=$cc-gcc" "CC_${target//-/_}=$cc-gcc" "AR_${target//-/_}=$cc-ar" \
         /usr/bin/cargo build -q -Z build-std=std,panic_unwind --target "$target" --release --lib \
         --target-dir target-windows
     local built=target-windows/$target/release dist=$out/$arch
     mkdir -p "$dist"
     "$cc-strip" -o "$dist/dpop.dll" "$built/dpop.dll"
+    python3 windows/retarget_imports.py "$dist/dpop.dll"
     [ "$arch" = x86_64 ] && cp "$dist/dpop.dll" "$dist/dpop64.dll"
     cp include/dpop.h "$dist/"
     python3 windows/check_exports.py include/dpop.h "$dist/dpop.dll" "$arch" "$dist/dpop.def"
@@ -72,7 +104,7 @@ build_arch() {
     cp "/usr/$cc/lib/libwinpthread-1.dll" "$dist/"
     echo "$arch: C programs and the C++ binding's test compiled with mingw-w64"
     ls -l "$dist/dpop.dll" | awk -v a="$arch" '{print a ": dpop.dll " $5 " bytes"}'
-    "$cc-objdump" -p "$dist/dpop.dll" | awk '/DLL Name/ {print "    imports " $3}' | sort -u
+    check_imports "$arch" "$dist/dpop.dll"
 }
 
 # Runs the C programs of one architecture under Wine, against fresh test servers.
@@ -130,15 +162,49 @@ build_arch i686
 run_arch x86_64
 
 # 32-bit programs need 32-bit Wine (Debian's wine32, i386 architecture), which not every
-# machine can install; the i686 build and its export checks above run regardless.
-probe=$out/i686/key_and_proof.exe
-# (Wine without its 32-bit half exits 0 without running anything: look at the output.)
-if WINEDEBUG=-all WINEPREFIX=$PWD/$out/wineprefix-i686 timeout 60 wine "$probe" 2>/dev/null | grep -q '^proof: '; then
+# machine can install; the i686 build and its export checks above run regardless. Wine without
+# its 32-bit half exits 0 without running anything, so the output tells: first a 32-bit program
+# that does not use dpop.dll, which runs wherever 32-bit Wine works; only then a program that
+# loads the i686 dpop.dll, which must then run, or the DLL is broken and the build fails.
+wine32_probe=$out/i686/wine32-probe
+mkdir -p "$wine32_probe"
+printf '#include <stdio.h>\nint main(void) { puts("wine32-probe: ok"); return 0; }\n' > "$wine32_probe/probe.c"
+i686-w64-mingw32-gcc -O2 -o "$wine32_probe/probe.exe" "$wine32_probe/probe.c"
+
+wine32_works() {
+    WINEDEBUG=-all WINEPREFIX=$PWD/$out/wineprefix-i686 timeout 60 wine "$wine32_probe/probe.exe" 2>/dev/null |
+        tr -d '\r' | grep -qx 'wine32-probe: ok'
+}
+
+# Why 32-bit Wine does not work here, in one line.
+wine32_missing_reason() {
+    local version
+    version=$(wine --version 2>/dev/null || echo "no wine")
+    if [ ! -x /usr/lib/wine/wine ]; then
+        echo "no 32-bit Wine: $version has no 32-bit loader (/usr/lib/wine/wine, Debian's wine32:i386, is not installed)"
+    else
+        echo "32-bit Wine does not work: $version has /usr/lib/wine/wine, but a plain 32-bit program printed nothing"
+    fi
+}
+
+if wine32_works; then
+    probe_out=$out/i686/key_and_proof-probe.txt
+    if ! WINEDEBUG=-all WINEPREFIX=$PWD/$out/wineprefix-i686 timeout 60 \
+            wine "$out/i686/key_and_proof.exe" > "$probe_out" 2>&1 ||
+       ! grep -q '^proof: ' "$probe_out"; then
+        echo "make windows: the i686 dpop.dll is broken: 32-bit Wine runs a plain 32-bit program," \
+             "but key_and_proof.exe with dpop.dll does not make a proof:" >&2
+        cat "$probe_out" >&2
+        exit 1
+    fi
     run_arch i686
     i686_run="ran under 32-bit Wine"
 else
-    i686_run="NOT run: this machine has no 32-bit Wine (wine32); built and export-checked only"
+    i686_run="NOT run: $(wine32_missing_reason); built, exports and imports checked only"
 fi
+
+# The release folder and zip, and a build of the sample from the zip alone.
+windows/release.sh
 
 echo
 echo "make windows summary:"
@@ -146,3 +212,5 @@ echo "  x86_64 dpop.dll (and dpop64.dll): built, exports checked, C programs, th
 echo "         COM server's tests (tests/com/run.sh) passed under Wine"
 echo "  i686   dpop.dll: built with the COM server, exports checked (undecorated, stdcall, COM entry points"
 echo "         included), import library from dpop.def; programs $i686_run"
+echo "  both   import only the allowed system DLLs ($allowed_imports)"
+echo "  release: build/windows/libdpop-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)-windows.zip, checked by building and running the sample from it"
