@@ -80,6 +80,22 @@ pub(crate) fn secrets(text: &str, secrets: &[&str]) -> String {
             out = Zeroizing::new(out.replace(form.as_str(), MASK));
         }
     }
+    // A secret holding `*` can be formed again by a mask and what is beside it (`a***` in
+    // `aa***` gives `a****`): replace until none is left. Each round turns at least one
+    // character that is not `*` into masks, so this ends; a form made of `*` alone tells
+    // nothing a mask does not, and is left to the first round.
+    let mut starred: Vec<&String> = all
+        .iter()
+        .filter(|f| f.contains('*') && f.chars().any(|c| c != '*'))
+        .collect();
+    while !starred.is_empty() {
+        starred.retain(|form| out.contains(form.as_str()));
+        for form in &starred {
+            if out.contains(form.as_str()) {
+                out = Zeroizing::new(out.replace(form.as_str(), MASK));
+            }
+        }
+    }
     for form in &mut all {
         form.zeroize();
     }
@@ -226,6 +242,15 @@ mod tests {
                 assert!(!out.contains(&form), "{form:?} survived in {out:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_secret_with_stars_is_not_formed_again_by_a_mask() {
+        assert_eq!(secrets("aa***", &["a***"]), "*****");
+        let out = secrets("x*y**y*x *y*", &["*y*", "y**y"]);
+        assert!(!out.contains("*y*") && !out.contains("y**y"), "{out}");
+        // A secret of stars alone is replaced once (it cannot be told from a mask).
+        assert_eq!(secrets("a**b", &["**"]), "a****b");
     }
 
     #[test]

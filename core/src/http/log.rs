@@ -146,7 +146,7 @@ pub(crate) fn render(
     for (name, value) in request.headers {
         push_header(&mut text, name, value);
     }
-    push_body(&mut text, request.body);
+    push_body(&mut text, request.body, secrets);
     match outcome {
         Ok(response) => {
             text.push_str(&format!(
@@ -157,7 +157,7 @@ pub(crate) fn render(
             for (name, value) in &response.headers {
                 push_header(&mut text, name, value);
             }
-            push_body(&mut text, &response.body);
+            push_body(&mut text, &response.body, secrets);
         }
         Err(e) => text.push_str(&format!("---- no response ({} ms): {e}\n", elapsed.as_millis())),
     }
@@ -195,7 +195,9 @@ fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.contains(&lower.as_str()) || SECRET_HEADER_PARTS.iter().any(|part| lower.contains(part))
 }
 
-fn push_body(out: &mut String, body: &[u8]) {
+/// The body is masked and its secrets replaced before it is cut to [`BODY_LIMIT`]: a secret
+/// straddling the cut would otherwise leave its first part in the log.
+fn push_body(out: &mut String, body: &[u8], secrets: &[&str]) {
     out.push('\n');
     if body.is_empty() {
         return;
@@ -204,6 +206,7 @@ fn push_body(out: &mut String, body: &[u8]) {
     let masked = mask_json(&text)
         .or_else(|| mask_form(&text))
         .unwrap_or_else(|| mask_leniently(&text));
+    let masked = redact::secrets(&masked, secrets);
     if masked.len() > BODY_LIMIT {
         let mut end = BODY_LIMIT;
         while !masked.is_char_boundary(end) {
@@ -455,8 +458,17 @@ mod tests {
     #[test]
     fn long_bodies_are_cut_at_the_limit() {
         let mut out = String::new();
-        push_body(&mut out, "é".repeat(BODY_LIMIT).as_bytes());
+        push_body(&mut out, "é".repeat(BODY_LIMIT).as_bytes(), &[]);
         assert!(out.contains(&format!("[... {} more bytes not logged]", BODY_LIMIT)));
+    }
+
+    #[test]
+    fn a_secret_straddling_the_cut_leaves_no_part_of_it() {
+        let body = format!("{}SECRET-straddling-the-cut", "x".repeat(BODY_LIMIT - 6));
+        let mut out = String::new();
+        push_body(&mut out, body.as_bytes(), &["SECRET-straddling-the-cut"]);
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(out.contains("x****"), "{out}");
     }
 
     #[test]

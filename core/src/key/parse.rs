@@ -286,8 +286,69 @@ fn encryption_oid(der: &[u8]) -> Option<ObjectIdentifier> {
         .ok()
 }
 
+/// PBES2, the scheme `load_encrypted` decrypts.
+const OID_PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
+/// The most PBKDF2 iterations a key file may ask for: loading must not take minutes. OpenSSL
+/// uses 2048 by default and current guidance (OWASP, 2023) 600,000 for PBKDF2-HMAC-SHA256;
+/// ten million take a few seconds.
+pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// The most memory scrypt may need for a key file (128 * r * N bytes; `openssl pkcs8 -scrypt`
+/// uses 16 MiB), and the most mixing work (128 * r * N * p bytes).
+pub(crate) const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+const MAX_SCRYPT_WORK: u64 = 1 << 30;
+
+/// Refuses key-derivation parameters that would make loading the key take minutes or gigabytes:
+/// the file chooses them, and they are used before the password can be checked.
+fn check_kdf_cost(epki: &EncryptedPrivateKeyInfo<'_>) -> Result<()> {
+    let pkcs5::EncryptionScheme::Pbes2(params) = &epki.encryption_algorithm else {
+        return Ok(()); // PBES1: refused by decrypt with its own message
+    };
+    let too_costly = |what: String| {
+        Error::new(
+            ErrorKind::KeyUnsupportedEncryption,
+            format!(
+                "the key's encryption asks for {what}; a key file that makes loading take this long \
+                 is refused: re-encrypt with 'openssl pkcs8 -topk8 -v2 aes-256-cbc'"
+            ),
+        )
+    };
+    match &params.kdf {
+        pkcs5::pbes2::Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            Err(too_costly(format!(
+                "{} PBKDF2 iterations (at most {MAX_PBKDF2_ITERATIONS} are accepted)",
+                p.iteration_count
+            )))
+        }
+        pkcs5::pbes2::Kdf::Scrypt(p) => {
+            let memory = 128u64
+                .saturating_mul(u64::from(p.block_size))
+                .saturating_mul(p.cost_parameter);
+            let work = memory.saturating_mul(u64::from(p.parallelization));
+            if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
+                Err(too_costly(format!(
+                    "scrypt with N={}, r={}, p={} ({} MiB of memory; at most {} MiB are accepted, \
+                     and N*r*p at most {})",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    memory >> 20,
+                    MAX_SCRYPT_MEMORY >> 20,
+                    MAX_SCRYPT_WORK / 128
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 fn load_encrypted(der: &[u8], password: Option<&str>) -> Result<Key> {
     let epki = EncryptedPrivateKeyInfo::from_der(der).map_err(|_| match encryption_oid(der) {
+        Some(oid) if oid == OID_PBES2 => Error::new(
+            ErrorKind::KeyMalformed,
+            "the encrypted PKCS#8 structure (PBES2) is invalid, or has data after its end",
+        ),
         Some(oid) => Error::new(
             ErrorKind::KeyUnsupportedEncryption,
             format!(
@@ -310,6 +371,7 @@ fn load_encrypted(der: &[u8], password: Option<&str>) -> Result<Key> {
             ));
         }
     };
+    check_kdf_cost(&epki)?;
     let plain = epki.decrypt(password).map_err(|e| match e {
         pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed) => wrong_password(),
         pkcs8::Error::EncryptedPrivateKey(

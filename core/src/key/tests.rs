@@ -376,3 +376,80 @@ fn a_saved_key_loads_back_and_only_its_owner_may_read_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An EncryptedPrivateKeyInfo whose PBES2 parameters use `kdf`, around junk ciphertext: the
+/// cost checks must refuse it before any decryption is tried.
+fn encrypted_der(kdf: pkcs5::pbes2::Kdf<'_>) -> Vec<u8> {
+    use pkcs8::der::Encode;
+    let iv = [2u8; 16];
+    let params = pkcs5::pbes2::Parameters {
+        kdf,
+        encryption: pkcs5::pbes2::EncryptionScheme::Aes256Cbc { iv: &iv },
+    };
+    pkcs8::EncryptedPrivateKeyInfo {
+        encryption_algorithm: params.into(),
+        encrypted_data: &[0u8; 48],
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn pbkdf2(iterations: u32) -> Vec<u8> {
+    encrypted_der(pkcs5::pbes2::Kdf::Pbkdf2(pkcs5::pbes2::Pbkdf2Params {
+        salt: &[1; 16],
+        iteration_count: iterations,
+        key_length: None,
+        prf: pkcs5::pbes2::Pbkdf2Prf::HmacWithSha256,
+    }))
+}
+
+fn scrypt(log_n: u8, r: u16, p: u16) -> Vec<u8> {
+    encrypted_der(pkcs5::pbes2::Kdf::Scrypt(pkcs5::pbes2::ScryptParams {
+        salt: &[1; 16],
+        cost_parameter: 1u64 << log_n,
+        block_size: r,
+        parallelization: p,
+        key_length: None,
+    }))
+}
+
+#[test]
+fn key_files_that_ask_for_an_unbounded_key_derivation_are_refused_before_it() {
+    let cases = [
+        (pbkdf2(u32::MAX), "4294967295 PBKDF2 iterations"),
+        (
+            pbkdf2(super::parse::MAX_PBKDF2_ITERATIONS + 1),
+            "10000001 PBKDF2 iterations",
+        ),
+        (scrypt(40, 8, 1), "N=1099511627776, r=8, p=1"),
+        (scrypt(24, 8, 1), "(16384 MiB of memory"),
+        (scrypt(18, 8, 16), "N=262144, r=8, p=16"),
+    ];
+    for (der, says) in cases {
+        let started = std::time::Instant::now();
+        let e = Key::load_memory(&der, Some("x")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::KeyUnsupportedEncryption, "{}", e.message());
+        assert!(e.message().contains(says), "{} lacks {says}", e.message());
+        // Refused before deriving anything: no time worth measuring (a loose bound, not a
+        // benchmark: the costs refused here take minutes or abort the process).
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn key_derivation_costs_within_the_limits_are_tried_and_fail_on_the_junk_ciphertext() {
+    // At the limits (and below), the derivation runs and the junk does not decrypt.
+    for der in [pbkdf2(2048), scrypt(14, 8, 1)] {
+        let e = Key::load_memory(&der, Some("x")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::KeyWrongPassword, "{}", e.message());
+    }
+}
+
+#[test]
+fn an_encrypted_key_with_data_after_it_is_malformed_not_an_unsupported_scheme() {
+    let mut der = pbkdf2(2048);
+    der.extend_from_slice(b"trailing");
+    let e = Key::load_memory(&der, Some("x")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyMalformed, "{}", e.message());
+    assert!(e.message().contains("PBES2"), "{}", e.message());
+}
