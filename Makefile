@@ -5,6 +5,7 @@
 #                   the misuse sweep, interop, bindings, Python tests
 #   make miri       the C ABI crate's unit tests under Miri (CI runs it after make test)
 #   make bench      the benchmark table (BENCHMARKS.md)
+#   make fuzz       each fuzz target for FUZZ_SECONDS (FUZZING.md); make test runs a smoke
 #   make windows    dpop.dll for x86_64 and i686, export checks, C programs under Wine
 #   make header     regenerate include/dpop.h after changing the C API
 
@@ -27,7 +28,7 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
-.PHONY: all lib server cli header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke demo windows install install-test clean
+.PHONY: all lib server cli header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke fuzz fuzz-smoke demo windows install install-test clean
 
 all: lib server cli $(EXAMPLES) $(TEST_PROGRAMS)
 
@@ -149,6 +150,17 @@ bench:
 # concurrent first calls make one token request.
 bench-smoke:
 	benches/run.sh --smoke
+
+# Fuzzing (FUZZING.md): the cargo-fuzz targets in fuzz/, on the nightly toolchain. The smoke
+# replays every seed corpus (the regression inputs of past findings among them) and fuzzes
+# each target for 3 s.
+FUZZ_SECONDS ?= 300
+
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	fuzz/run.sh --smoke
 
 demo: lib server cli $(BUILD)/client_credentials
 	@echo "== local DPoP test server on 127.0.0.1 + examples-c/client_credentials"

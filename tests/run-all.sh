@@ -40,12 +40,12 @@ apt_install() { # apt_install PACKAGE...: as root on Debian only; says what it d
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-# Missing system tools: name -> the package that has it.
+# Missing tools: name -> what is missing and how to install it.
 declare -A missing=()
 need() { # need COMMAND PACKAGE
     have "$1" && return 0
     apt_install "$2" && have "$1" && return 0
-    missing[$1]=$2
+    missing[$1]="$2 (install: apt-get install $2)"
     return 1
 }
 need openssl openssl
@@ -60,13 +60,22 @@ if [ "$node_major" -lt 20 ] || ! have npm; then
     apt_install nodejs npm >/dev/null || true
     node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
     if [ "$node_major" -lt 20 ] || ! have npm; then
-        missing[node]="nodejs (version 20 or later) and npm"
+        missing[node]="nodejs (version 20 or later) and npm (install: apt-get install nodejs npm)"
     fi
 fi
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     say "rustup component add rustfmt clippy"
     rustup component add rustfmt clippy
+fi
+
+# The fuzz smoke runs on the nightly toolchain (cargo-fuzz; fuzz/run.sh installs cargo-fuzz).
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    say "rustup toolchain install nightly --profile minimal (for the fuzz smoke)"
+    rustup toolchain install nightly --profile minimal || true
+    if ! cargo +nightly --version >/dev/null 2>&1; then
+        missing[nightly]="the Rust nightly toolchain (install: rustup toolchain install nightly)"
+    fi
 fi
 
 cbindgen=$tools/bin/cbindgen
@@ -101,7 +110,7 @@ suite() { # suite NAME MAKE_TARGET [REQUIRED_COMMAND...]
     shift 2
     for cmd in "$@"; do
         if [ -n "${missing[$cmd]:-}" ]; then
-            local why="needs ${missing[$cmd]} (install: apt-get install ${missing[$cmd]%% *})"
+            local why="needs ${missing[$cmd]}"
             say "$name: SKIPPED: $why"
             record "$name" "skipped: $why"
             skipped=$((skipped + 1))
@@ -122,6 +131,7 @@ suite "header matches the sources" check-header
 suite "rustfmt and clippy" lint
 suite "Rust tests (core, C ABI, test server, CLI)" rust-test
 suite "benchmarks (smoke)" bench-smoke openssl
+suite "fuzz targets: seed corpora replayed, 3 s of fuzzing each" fuzz-smoke nightly
 suite "C programs, misuse sweep, reference sample" c-test
 if [ -n "${missing[valgrind]:-}" ]; then
     why="valgrind is not installed (install: apt-get install valgrind): the C programs ran without it"
