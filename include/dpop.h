@@ -78,11 +78,13 @@
 typedef struct dpop_http dpop_http;
 
 /**
- * A DPoP private key: ES256 (P-256), ES384 (P-384) or EdDSA (Ed25519).
+ * A DPoP private key: ES256 (P-256), ES384 (P-384), EdDSA (Ed25519), or RSA (2048 to 4096
+ * bits) signing with PS256 or RS256.
  *
- * Made empty by `dpop_key_new`, filled by `dpop_key_load`, `dpop_key_load_memory` or
- * `dpop_key_generate`, released by `dpop_key_free`. Loading again replaces the key; objects
- * that were given the key earlier keep the key they were given.
+ * Made empty by `dpop_key_new`, filled by `dpop_key_load`, `dpop_key_load_memory`,
+ * `dpop_key_generate` or `dpop_key_generate_rsa`, released by `dpop_key_free`. Loading again
+ * (or `dpop_key_set_alg`) replaces the key; objects that were given the key earlier keep the
+ * key they were given.
  *
  * Thread safety: a `dpop_key` may be used from several threads at once; every function
  * that takes one is safe to call concurrently. The private key is zeroized when it is
@@ -173,7 +175,8 @@ typedef int32_t dpop_status;
 #define DPOP_ERR_KEY_MALFORMED 102
 
 /**
- * An RSA key; libdpop signs with EC (P-256, P-384) and Ed25519 keys.
+ * An RSA key libdpop refuses: under 2048 or over 4096 bits, more than two primes, a public
+ * exponent under 65537, or an RSASSA-PSS-restricted key.
  */
 #define DPOP_ERR_KEY_RSA 103
 
@@ -512,10 +515,13 @@ DPOP_API DPOP_CALL void dpop_key_free(struct dpop_key *key);
 /**
  * Loads a private key from a file, detecting its format.
  *
- * Formats: PEM `EC PRIVATE KEY` (SEC1), `PRIVATE KEY` (PKCS#8), `ENCRYPTED PRIVATE KEY`
- * (PKCS#8 with PBES2), the DER of each, and a private JWK (or a JWK Set with one key).
- * `password` (may be NULL) is used only for encrypted keys. On failure the handle keeps the
- * key it had.
+ * Formats: PEM `EC PRIVATE KEY` (SEC1), `RSA PRIVATE KEY` (PKCS#1), `PRIVATE KEY`
+ * (PKCS#8), `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2), the DER of each, and a private JWK
+ * (or a JWK Set with one key). `password` (may be NULL) is used only for encrypted keys. On
+ * failure the handle keeps the key it had.
+ *
+ * An RSA key signs with PS256, or with RS256 when its JWK has `"alg":"RS256"`; switch with
+ * `dpop_key_set_alg`. RSA keys under 2048 or over 4096 bits are refused (`DPOP_ERR_KEY_RSA`).
  *
  * Errors: `DPOP_ERR_IO`, `DPOP_ERR_KEY_*` (see their descriptions), `DPOP_ERR_NULL_POINTER`,
  * `DPOP_ERR_INVALID_UTF8`.
@@ -531,19 +537,45 @@ DPOP_API DPOP_CALL dpop_status dpop_key_load_memory(struct dpop_key *key, const 
 /**
  * Generates a new key from the operating system's random source.
  *
- * `alg` is `"ES256"` (also when NULL), `"ES384"` or `"EdDSA"`. Persist the new key with
- * `dpop_key_private_pem` or `dpop_key_private_jwk`: tokens are bound to it.
+ * `alg` is `"ES256"` (also when NULL), `"ES384"`, `"EdDSA"`, or `"PS256"` or `"RS256"` for a
+ * 3072-bit RSA key (see `dpop_key_generate_rsa` for other sizes; RSA generation takes from a
+ * fraction of a second to a few seconds). Persist the new key with `dpop_key_private_pem` or
+ * `dpop_key_private_jwk`: tokens are bound to it. An unknown `alg` is
+ * `DPOP_ERR_INVALID_ARGUMENT`.
  */
 DPOP_API DPOP_CALL dpop_status dpop_key_generate(struct dpop_key *key, const char *alg);
 
 /**
- * The JWS algorithm of the loaded key (`"ES256"`, `"ES384"` or `"EdDSA"`), or NULL when the
- * handle is NULL or holds no key. The string is static: never free it.
+ * Generates a new RSA key of `bits` bits (2048, 3072 or 4096: the sizes libdpop signs with)
+ * that signs with `alg`: `"PS256"` (also when NULL) or `"RS256"`.
+ *
+ * Any other `bits` or `alg` is `DPOP_ERR_INVALID_ARGUMENT`; on failure the handle keeps the
+ * key it had. A PKCS#8 PEM export does not record RS256: a reloaded key signs with PS256
+ * until `dpop_key_set_alg` says otherwise (a private JWK export keeps it as `alg`).
+ */
+DPOP_API DPOP_CALL dpop_status dpop_key_generate_rsa(struct dpop_key *key, int32_t bits, const char *alg);
+
+/**
+ * Makes the handle's key sign with `alg`: the same key (same thumbprint, so tokens bound to
+ * it stay valid), another algorithm. An RSA key takes `"PS256"` or `"RS256"`; any key takes
+ * its own algorithm.
+ *
+ * Errors: `DPOP_ERR_KEY_NOT_LOADED`, `DPOP_ERR_INVALID_ARGUMENT` (an unknown algorithm, or one
+ * the key cannot sign with; the message lists those it can), `DPOP_ERR_NULL_POINTER` (`alg`
+ * is required), `DPOP_ERR_INVALID_UTF8`. Objects given the key earlier keep signing as before.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_key_set_alg(struct dpop_key *key, const char *alg);
+
+/**
+ * The JWS algorithm of the loaded key (`"ES256"`, `"ES384"`, `"EdDSA"`, `"PS256"` or
+ * `"RS256"`), or NULL when the handle is NULL or holds no key. The string is static: never
+ * free it.
  */
 DPOP_API DPOP_CALL const char *dpop_key_alg(const struct dpop_key *key);
 
 /**
- * Copies the public JWK (`{"crv":..,"kty":..,"x":..[,"y":..]}`) into `buf`.
+ * Copies the public JWK (`{"crv":..,"kty":..,"x":..[,"y":..]}`; RSA: `{"e":..,"kty":"RSA","n":..}`)
+ * into `buf`.
  *
  * Strings out: `*out_size` (if `out_size` is not NULL) receives the bytes needed with the
  * terminating NUL, on success and on `DPOP_ERR_BUFFER_TOO_SMALL`; `buf` is written only on
@@ -558,7 +590,8 @@ DPOP_API DPOP_CALL dpop_status dpop_key_public_jwk(const struct dpop_key *key, c
 DPOP_API DPOP_CALL dpop_status dpop_key_thumbprint(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);
 
 /**
- * Copies the private key as a JWK (with `d`) into `buf`. Strings out as for
+ * Copies the private key as a JWK (with `d`; an RSA key with `alg` and its CRT members) into
+ * `buf`. Strings out as for
  * `dpop_key_public_jwk`. The caller owns the copy: wipe it when done.
  */
 DPOP_API DPOP_CALL dpop_status dpop_key_private_jwk(const struct dpop_key *key, char *buf, size_t buf_len, size_t *out_size);

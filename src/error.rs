@@ -39,7 +39,8 @@ pub const DPOP_ERR_KEY_UNRECOGNIZED: dpop_status = 100;
 pub const DPOP_ERR_KEY_TRUNCATED: dpop_status = 101;
 /// The key container is recognised but its content is invalid.
 pub const DPOP_ERR_KEY_MALFORMED: dpop_status = 102;
-/// An RSA key; libdpop signs with EC (P-256, P-384) and Ed25519 keys.
+/// An RSA key libdpop refuses: under 2048 or over 4096 bits, more than two primes, a public
+/// exponent under 65537, or an RSASSA-PSS-restricted key.
 pub const DPOP_ERR_KEY_RSA: dpop_status = 103;
 /// A key type that cannot sign proofs (DSA, X25519, symmetric, OpenSSH files, ...).
 pub const DPOP_ERR_KEY_UNSUPPORTED_TYPE: dpop_status = 104;

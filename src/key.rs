@@ -1,7 +1,7 @@
 //! `dpop_key`: a DPoP private key handle.
 
 use crate::boundary::{arg_bytes, arg_str, call, call_value, opt_str, FfiError, FfiResult, OutString};
-use crate::error::{dpop_status, DPOP_ERR_KEY_NOT_LOADED};
+use crate::error::{dpop_status, DPOP_ERR_INVALID_ARGUMENT, DPOP_ERR_KEY_NOT_LOADED};
 use crate::handle::{self, Boxed, Handle};
 use crate::records::Records;
 use dpop_core::{Algorithm, Key};
@@ -11,11 +11,13 @@ use std::ffi::{c_char, CStr};
 use std::path::Path;
 use std::sync::Arc;
 
-/// A DPoP private key: ES256 (P-256), ES384 (P-384) or EdDSA (Ed25519).
+/// A DPoP private key: ES256 (P-256), ES384 (P-384), EdDSA (Ed25519), or RSA (2048 to 4096
+/// bits) signing with PS256 or RS256.
 ///
-/// Made empty by `dpop_key_new`, filled by `dpop_key_load`, `dpop_key_load_memory` or
-/// `dpop_key_generate`, released by `dpop_key_free`. Loading again replaces the key; objects
-/// that were given the key earlier keep the key they were given.
+/// Made empty by `dpop_key_new`, filled by `dpop_key_load`, `dpop_key_load_memory`,
+/// `dpop_key_generate` or `dpop_key_generate_rsa`, released by `dpop_key_free`. Loading again
+/// (or `dpop_key_set_alg`) replaces the key; objects that were given the key earlier keep the
+/// key they were given.
 ///
 /// Thread safety: a `dpop_key` may be used from several threads at once; every function
 /// that takes one is safe to call concurrently. The private key is zeroized when it is
@@ -74,10 +76,13 @@ pub extern "C" fn dpop_key_free(key: *mut dpop_key) {
 
 /// Loads a private key from a file, detecting its format.
 ///
-/// Formats: PEM `EC PRIVATE KEY` (SEC1), `PRIVATE KEY` (PKCS#8), `ENCRYPTED PRIVATE KEY`
-/// (PKCS#8 with PBES2), the DER of each, and a private JWK (or a JWK Set with one key).
-/// `password` (may be NULL) is used only for encrypted keys. On failure the handle keeps the
-/// key it had.
+/// Formats: PEM `EC PRIVATE KEY` (SEC1), `RSA PRIVATE KEY` (PKCS#1), `PRIVATE KEY`
+/// (PKCS#8), `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2), the DER of each, and a private JWK
+/// (or a JWK Set with one key). `password` (may be NULL) is used only for encrypted keys. On
+/// failure the handle keeps the key it had.
+///
+/// An RSA key signs with PS256, or with RS256 when its JWK has `"alg":"RS256"`; switch with
+/// `dpop_key_set_alg`. RSA keys under 2048 or over 4096 bits are refused (`DPOP_ERR_KEY_RSA`).
 ///
 /// Errors: `DPOP_ERR_IO`, `DPOP_ERR_KEY_*` (see their descriptions), `DPOP_ERR_NULL_POINTER`,
 /// `DPOP_ERR_INVALID_UTF8`.
@@ -124,8 +129,11 @@ pub extern "C" fn dpop_key_load_memory(
 
 /// Generates a new key from the operating system's random source.
 ///
-/// `alg` is `"ES256"` (also when NULL), `"ES384"` or `"EdDSA"`. Persist the new key with
-/// `dpop_key_private_pem` or `dpop_key_private_jwk`: tokens are bound to it.
+/// `alg` is `"ES256"` (also when NULL), `"ES384"`, `"EdDSA"`, or `"PS256"` or `"RS256"` for a
+/// 3072-bit RSA key (see `dpop_key_generate_rsa` for other sizes; RSA generation takes from a
+/// fraction of a second to a few seconds). Persist the new key with `dpop_key_private_pem` or
+/// `dpop_key_private_jwk`: tokens are bound to it. An unknown `alg` is
+/// `DPOP_ERR_INVALID_ARGUMENT`.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_key_generate(key: *mut dpop_key, alg: *const c_char) -> dpop_status {
@@ -140,8 +148,56 @@ pub extern "C" fn dpop_key_generate(key: *mut dpop_key, alg: *const c_char) -> d
     })
 }
 
-/// The JWS algorithm of the loaded key (`"ES256"`, `"ES384"` or `"EdDSA"`), or NULL when the
-/// handle is NULL or holds no key. The string is static: never free it.
+/// Generates a new RSA key of `bits` bits (2048, 3072 or 4096: the sizes libdpop signs with)
+/// that signs with `alg`: `"PS256"` (also when NULL) or `"RS256"`.
+///
+/// Any other `bits` or `alg` is `DPOP_ERR_INVALID_ARGUMENT`; on failure the handle keeps the
+/// key it had. A PKCS#8 PEM export does not record RS256: a reloaded key signs with PS256
+/// until `dpop_key_set_alg` says otherwise (a private JWK export keeps it as `alg`).
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_key_generate_rsa(key: *mut dpop_key, bits: i32, alg: *const c_char) -> dpop_status {
+    call("dpop_key_generate_rsa", |call| {
+        // SAFETY: the header requires `key` to be NULL or a live handle from `dpop_key_new`.
+        let key = unsafe { call.handle(key) }?;
+        // SAFETY: the header requires `alg` to be NULL or a NUL-terminated string.
+        let alg = unsafe { opt_str(alg, "alg") }?;
+        let alg = alg.map_or(Ok(Algorithm::Ps256), Algorithm::from_name)?;
+        let bits = usize::try_from(bits).map_err(|_| {
+            FfiError::new(
+                DPOP_ERR_INVALID_ARGUMENT,
+                format!("bits is {bits}: RSA keys are generated with 2048, 3072 or 4096 bits"),
+            )
+        })?;
+        key.set(Key::generate_rsa(bits, alg)?);
+        Ok(())
+    })
+}
+
+/// Makes the handle's key sign with `alg`: the same key (same thumbprint, so tokens bound to
+/// it stay valid), another algorithm. An RSA key takes `"PS256"` or `"RS256"`; any key takes
+/// its own algorithm.
+///
+/// Errors: `DPOP_ERR_KEY_NOT_LOADED`, `DPOP_ERR_INVALID_ARGUMENT` (an unknown algorithm, or one
+/// the key cannot sign with; the message lists those it can), `DPOP_ERR_NULL_POINTER` (`alg`
+/// is required), `DPOP_ERR_INVALID_UTF8`. Objects given the key earlier keep signing as before.
+#[system_abi]
+#[no_mangle]
+pub extern "C" fn dpop_key_set_alg(key: *mut dpop_key, alg: *const c_char) -> dpop_status {
+    call("dpop_key_set_alg", |call| {
+        // SAFETY: the header requires `key` to be NULL or a live handle from `dpop_key_new`.
+        let key = unsafe { call.handle(key) }?;
+        // SAFETY: the header requires `alg` to be NULL or a NUL-terminated string.
+        let alg = Algorithm::from_name(unsafe { arg_str(alg, "alg") }?)?;
+        let switched = key.current()?.with_alg(alg)?;
+        key.set(switched);
+        Ok(())
+    })
+}
+
+/// The JWS algorithm of the loaded key (`"ES256"`, `"ES384"`, `"EdDSA"`, `"PS256"` or
+/// `"RS256"`), or NULL when the handle is NULL or holds no key. The string is static: never
+/// free it.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_key_alg(key: *const dpop_key) -> *const c_char {
@@ -152,6 +208,8 @@ pub extern "C" fn dpop_key_alg(key: *const dpop_key) -> *const c_char {
             Algorithm::Es256 => c"ES256",
             Algorithm::Es384 => c"ES384",
             Algorithm::EdDsa => c"EdDSA",
+            Algorithm::Ps256 => c"PS256",
+            Algorithm::Rs256 => c"RS256",
         };
         Ok(name.as_ptr())
     })
@@ -181,7 +239,8 @@ unsafe fn copy_out<S: AsRef<str>>(
     })
 }
 
-/// Copies the public JWK (`{"crv":..,"kty":..,"x":..[,"y":..]}`) into `buf`.
+/// Copies the public JWK (`{"crv":..,"kty":..,"x":..[,"y":..]}`; RSA: `{"e":..,"kty":"RSA","n":..}`)
+/// into `buf`.
 ///
 /// Strings out: `*out_size` (if `out_size` is not NULL) receives the bytes needed with the
 /// terminating NUL, on success and on `DPOP_ERR_BUFFER_TOO_SMALL`; `buf` is written only on
@@ -222,7 +281,8 @@ pub extern "C" fn dpop_key_thumbprint(
     }
 }
 
-/// Copies the private key as a JWK (with `d`) into `buf`. Strings out as for
+/// Copies the private key as a JWK (with `d`; an RSA key with `alg` and its CRT members) into
+/// `buf`. Strings out as for
 /// `dpop_key_public_jwk`. The caller owns the copy: wipe it when done.
 #[system_abi]
 #[no_mangle]

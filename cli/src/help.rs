@@ -37,12 +37,13 @@ Errors are one line on stderr, starting with 'dpop: '; they never show a secret.
 ";
 
 pub const KEYGEN: &str = "\
-usage: dpop keygen [--alg ES256|ES384|EdDSA] [--out FILE [--force]] [--password | --password-file FILE]
+usage: dpop keygen [--alg ES256|ES384|EdDSA|PS256|RS256] [--out FILE [--force]] [--password | --password-file FILE]
 
 Generates a private key and writes it as PKCS#8 PEM to FILE (created readable by its owner
 only) or to stdout. Its thumbprint goes to stderr.
 
-  --alg ALG             ES256 (default), ES384 or EdDSA (Ed25519)
+  --alg ALG             ES256 (default), ES384, EdDSA (Ed25519), or PS256 or RS256 (RSA,
+                        3072 bits; a PEM file does not record RS256 and loads as PS256)
   --out FILE            write the key to FILE instead of stdout; an existing FILE is kept
   --force               replace an existing FILE (a token bound to the old key stops working)
   --password            encrypt the key (PBES2: PBKDF2-SHA256, AES-256-CBC) with the password

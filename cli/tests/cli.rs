@@ -141,6 +141,11 @@ fn thumbprint_of(jwk: &Value) -> String {
             jwk["crv"].as_str().unwrap(),
             jwk["x"].as_str().unwrap()
         ),
+        "RSA" => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap(),
+            jwk["n"].as_str().unwrap()
+        ),
         other => panic!("unexpected kty {other}"),
     };
     Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
@@ -236,7 +241,7 @@ fn unknown_commands_and_options_are_usage_errors() {
 #[test]
 fn keygen_thumbprint_and_jwk_agree_for_every_algorithm() {
     let dir = TempDir::new("keygen");
-    for alg in ["ES256", "ES384", "EdDSA"] {
+    for alg in ["ES256", "ES384", "EdDSA", "PS256"] {
         let path = dir.path(&format!("{alg}.pem"));
         let made = run(&["keygen", "--alg", alg, "--out", &path]).expect(0);
         assert_eq!(made.stdout, "", "the key goes to the file only");
@@ -264,11 +269,12 @@ fn keygen_thumbprint_and_jwk_agree_for_every_algorithm() {
             "the public JWK holds no private part: {jwk}"
         );
         let (kty, crv) = match alg {
-            "ES256" => ("EC", "P-256"),
-            "ES384" => ("EC", "P-384"),
-            _ => ("OKP", "Ed25519"),
+            "ES256" => ("EC", Some("P-256")),
+            "ES384" => ("EC", Some("P-384")),
+            "PS256" => ("RSA", None),
+            _ => ("OKP", Some("Ed25519")),
         };
-        assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some(kty), Some(crv)));
+        assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some(kty), crv));
         assert_eq!(
             thumbprint_of(&jwk),
             announced,
@@ -317,9 +323,9 @@ fn keygen_keeps_an_existing_key_unless_forced() {
 
 #[test]
 fn bad_algorithms_are_usage_errors() {
-    run(&["keygen", "--alg", "RS256"])
+    run(&["keygen", "--alg", "RS512"])
         .expect(2)
-        .stderr_has("unsupported algorithm 'RS256'");
+        .stderr_has("unsupported algorithm 'RS512': use ES256, ES384, EdDSA, PS256 or RS256");
 }
 
 #[test]

@@ -19,7 +19,8 @@ pub enum ErrorKind {
     KeyTruncated,
     /// The key container is recognised but its content is invalid.
     KeyMalformed,
-    /// An RSA key: DPoP proofs from libdpop use elliptic-curve keys.
+    /// An RSA key libdpop refuses: under 2048 or over 4096 bits, more than two primes, a
+    /// public exponent ring cannot use, or an RSASSA-PSS-restricted key.
     KeyRsa,
     /// A key type libdpop cannot sign with (DSA, X25519, symmetric, ...).
     KeyUnsupportedType,

@@ -18,8 +18,8 @@ const RESERVED_CLAIMS: [&str; 6] = ["jti", "htm", "htu", "iat", "ath", "nonce"];
 /// Bytes of randomness in a `jti` (RFC 9449 asks for enough entropy to be unguessable).
 const JTI_BYTES: usize = 16;
 
-/// Length of the longest signature in base64url: ES384, 96 bytes.
-const MAX_SIGNATURE_B64: usize = 128;
+/// Length of the longest signature in base64url: RSA with 4096 bits, 512 bytes.
+const MAX_SIGNATURE_B64: usize = 683;
 
 /// The inputs of one proof. Built with [`Proof::new`] and the setters, then [`Proof::sign`]ed.
 ///

@@ -186,6 +186,7 @@ impl IDpopPrivateKey_Impl for PrivateKey_Impl {
                 match key.alg() {
                     Algorithm::Es256 | Algorithm::Es384 => "ecc",
                     Algorithm::EdDsa => "ed25519",
+                    Algorithm::Ps256 | Algorithm::Rs256 => "rsa",
                 }
                 .to_string()
             })
@@ -203,10 +204,10 @@ impl IDpopPrivateKey_Impl for PrivateKey_Impl {
 
     unsafe fn get_BitLength(&self, out: *mut i32) -> HRESULT {
         get(out, || {
-            self.key.read().as_ref().map_or(0, |key| match key.alg() {
-                Algorithm::Es256 | Algorithm::EdDsa => 256,
-                Algorithm::Es384 => 384,
-            })
+            self.key
+                .read()
+                .as_ref()
+                .map_or(0, |key| i32::try_from(key.bits()).unwrap_or(i32::MAX))
         })
     }
 

@@ -123,7 +123,8 @@ static void test_empty_handle_and_bad_arguments(void) {
     CHECK_STATUS(dpop_key_thumbprint(key, buf, sizeof buf, &size), DPOP_ERR_KEY_NOT_LOADED, "holds no key");
     CHECK_STATUS(dpop_proof_create(key, "GET", "https://a/", NULL, NULL, NULL, buf, sizeof buf, &size),
                  DPOP_ERR_KEY_NOT_LOADED, "dpop_key_generate");
-    CHECK_STATUS(dpop_key_generate(key, "RS256"), DPOP_ERR_INVALID_ARGUMENT, "unsupported algorithm 'RS256'");
+    CHECK_STATUS(dpop_key_generate(key, "RS512"), DPOP_ERR_INVALID_ARGUMENT,
+                 "unsupported algorithm 'RS512': use ES256, ES384, EdDSA, PS256 or RS256");
     CHECK_STATUS(dpop_key_load(key, "/nonexistent/key.pem", NULL), DPOP_ERR_IO, "/nonexistent/key.pem");
     CHECK_STATUS(dpop_key_load(key, "/", NULL), DPOP_ERR_IO, "key file '/'");
     CHECK(dpop_key_generate(key, "es256") == DPOP_OK);
@@ -147,6 +148,58 @@ static void test_empty_handle_and_bad_arguments(void) {
     dpop_key_free(key);
 }
 
+/* The throwaway test keys under core/tests/data/rsa (make runs this from the worktree root). */
+#ifndef RSA_TEST_DATA
+#define RSA_TEST_DATA "core/tests/data/rsa/"
+#endif
+
+static void test_rsa(void) {
+    dpop_key *key = dpop_key_new();
+    char buf[4096], thumbprint[64];
+    size_t size = 0;
+    CHECK_STATUS(dpop_key_set_alg(key, "RS256"), DPOP_ERR_KEY_NOT_LOADED, "holds no key");
+    CHECK(dpop_key_load(key, RSA_TEST_DATA "throwaway-rsa2048-pkcs1.pem", NULL) == DPOP_OK);
+    CHECK(strcmp(dpop_key_alg(key), "PS256") == 0);
+    CHECK(dpop_key_public_jwk(key, buf, sizeof buf, &size) == DPOP_OK);
+    CHECK(strncmp(buf, "{\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"", 29) == 0);
+    CHECK(dpop_key_thumbprint(key, thumbprint, sizeof thumbprint, &size) == DPOP_OK);
+    /* The same key signs with RS256: the thumbprint (and so a bound token) stays. */
+    CHECK(dpop_key_set_alg(key, "rs256") == DPOP_OK);
+    CHECK(strcmp(dpop_key_alg(key), "RS256") == 0);
+    CHECK(dpop_key_thumbprint(key, buf, sizeof buf, &size) == DPOP_OK);
+    CHECK(strcmp(buf, thumbprint) == 0);
+    CHECK(dpop_proof_create(key, "GET", "https://a/", NULL, NULL, NULL, buf, sizeof buf, &size) == DPOP_OK);
+    CHECK_STATUS(dpop_key_set_alg(key, "ES256"), DPOP_ERR_INVALID_ARGUMENT, "it signs with PS256 or RS256");
+    CHECK_STATUS(dpop_key_set_alg(key, "HS256"), DPOP_ERR_INVALID_ARGUMENT, "unsupported algorithm 'HS256'");
+    CHECK_STATUS(dpop_key_set_alg(key, NULL), DPOP_ERR_NULL_POINTER, "'alg' is NULL");
+    CHECK_STATUS(dpop_key_set_alg(key, "PS\xc3"), DPOP_ERR_INVALID_UTF8, "'alg'");
+    CHECK_STATUS(dpop_key_set_alg(NULL, "PS256"), DPOP_ERR_NULL_POINTER, "'key'");
+    CHECK(strcmp(dpop_key_alg(key), "RS256") == 0); /* failures keep the key */
+
+    CHECK_STATUS(dpop_key_load(key, RSA_TEST_DATA "throwaway-rsa1024-pkcs1.pem", NULL), DPOP_ERR_KEY_RSA,
+                 "RSA keys under 2048 bits are refused; this key has 1024 bits");
+    CHECK_STATUS(dpop_key_generate_rsa(key, 1024, NULL), DPOP_ERR_INVALID_ARGUMENT, "2048, 3072 or 4096");
+    CHECK_STATUS(dpop_key_generate_rsa(key, 8192, "PS256"), DPOP_ERR_INVALID_ARGUMENT, "2048, 3072 or 4096");
+    CHECK_STATUS(dpop_key_generate_rsa(key, -2048, "PS256"), DPOP_ERR_INVALID_ARGUMENT, "bits is -2048");
+    CHECK_STATUS(dpop_key_generate_rsa(key, 2048, "ES256"), DPOP_ERR_INVALID_ARGUMENT, "PS256 or RS256");
+    CHECK_STATUS(dpop_key_generate_rsa(key, 2048, "PS\xc3"), DPOP_ERR_INVALID_UTF8, "'alg'");
+    CHECK_STATUS(dpop_key_generate_rsa(NULL, 2048, NULL), DPOP_ERR_NULL_POINTER, "'key'");
+    CHECK(dpop_key_generate_rsa(key, 2048, "RS256") == DPOP_OK);
+    CHECK(strcmp(dpop_key_alg(key), "RS256") == 0);
+    CHECK(dpop_key_generate_rsa(key, 2048, "") == DPOP_OK);
+    CHECK(strcmp(dpop_key_alg(key), "PS256") == 0);
+    CHECK(dpop_key_generate(key, "PS256") == DPOP_OK);
+    CHECK(dpop_key_public_jwk(key, buf, sizeof buf, &size) == DPOP_OK);
+    CHECK(strlen(buf) == 29 + 512 + 2); /* 3072 bits: n is 512 base64url characters */
+    CHECK(dpop_key_private_pem(key, NULL, buf, sizeof buf, &size) == DPOP_OK);
+    CHECK(strncmp(buf, "-----BEGIN PRIVATE KEY-----", 27) == 0);
+    /* An EC key takes its own algorithm only. */
+    CHECK(dpop_key_generate(key, "ES384") == DPOP_OK);
+    CHECK(dpop_key_set_alg(key, "ES384") == DPOP_OK);
+    CHECK_STATUS(dpop_key_set_alg(key, "PS256"), DPOP_ERR_INVALID_ARGUMENT, "it signs with ES384");
+    dpop_key_free(key);
+}
+
 int main(void) {
     test_version();
     test_error_names();
@@ -154,6 +207,7 @@ int main(void) {
     test_invalid_utf8();
     test_buffers();
     test_empty_handle_and_bad_arguments();
+    test_rsa();
     printf("abi_contract: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

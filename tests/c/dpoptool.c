@@ -62,7 +62,7 @@ static dpop_status load(dpop_key *key, const char *path, const char *password, i
 }
 
 static void print_key(const dpop_key *key) {
-    char jwk[1024], thumbprint[64];
+    char jwk[2048], thumbprint[64];
     size_t size = 0;
     if (dpop_key_public_jwk(key, jwk, sizeof jwk, &size) != DPOP_OK ||
         dpop_key_thumbprint(key, thumbprint, sizeof thumbprint, &size) != DPOP_OK) {
@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
         if (status != DPOP_OK) {
             return report(key, status);
         }
-        char pem[2048], jwk[1024];
+        char pem[8192], jwk[8192]; /* a 3072-bit RSA key: about 2.5 kB each */
         size_t size = 0;
         if ((status = dpop_key_private_pem(key, password, pem, sizeof pem, &size)) != DPOP_OK ||
             (status = dpop_key_private_jwk(key, jwk, sizeof jwk, &size)) != DPOP_OK) {

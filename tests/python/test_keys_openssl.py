@@ -23,7 +23,7 @@ def expected_public(pem_bytes, password=None):
 def assert_same_key(loaded, pem_bytes, password=None):
     public, thumbprint = expected_public(pem_bytes, password)
     assert loaded["thumbprint"] == thumbprint
-    for member in ("kty", "crv", "x", "y"):
+    for member in ("kty", "crv", "x", "y", "n", "e"):
         assert loaded["jwk"].get(member) == public.get(member), member
 
 
@@ -57,6 +57,13 @@ def keys(tmp_path_factory):
     openssl("ec", "-in", files["p384.pem"], "-out", out("p384-sec1.pem"))
     openssl("genpkey", "-algorithm", "ed25519", "-out", out("ed25519.pem"))
     openssl("pkey", "-in", files["ed25519.pem"], "-outform", "DER", "-out", out("ed25519.der"))
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", out("rsa.pem"))
+    openssl("rsa", "-in", files["rsa.pem"], "-traditional", "-out", out("rsa-pkcs1.pem"))
+    openssl("rsa", "-in", files["rsa.pem"], "-traditional", "-outform", "DER", "-out", out("rsa-pkcs1.der"))
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", files["rsa.pem"], "-outform", "DER", "-out", out("rsa.der"))
+    openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", files["rsa.pem"], "-passout", f"pass:{PASSWORD}",
+            "-out", out("rsa-enc.pem"))
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096", "-out", out("rsa4096.pem"))
     return files
 
 
@@ -75,6 +82,12 @@ def keys(tmp_path_factory):
     ("p384-sec1.pem", "p384.pem", None),
     ("ed25519.pem", "ed25519.pem", None),
     ("ed25519.der", "ed25519.pem", None),
+    ("rsa.pem", "rsa.pem", None),
+    ("rsa-pkcs1.pem", "rsa.pem", None),
+    ("rsa-pkcs1.der", "rsa.pem", None),
+    ("rsa.der", "rsa.pem", None),
+    ("rsa-enc.pem", "rsa.pem", PASSWORD),
+    ("rsa4096.pem", "rsa4096.pem", None),
 ])
 @pytest.mark.parametrize("source", ["file", "memory"])
 def test_openssl_key_loads_with_the_independent_thumbprint(keys, name, pem, password, source):
@@ -83,7 +96,7 @@ def test_openssl_key_loads_with_the_independent_thumbprint(keys, name, pem, pass
         extra.append("--memory")
     loaded = load_ok(keys[name], *extra)
     assert_same_key(loaded, keys[pem].read_bytes())
-    expected_alg = {"p384": "ES384", "ed25519": "EdDSA"}.get(name.split(".")[0].split("-")[0], "ES256")
+    expected_alg = {"p384": "ES384", "ed25519": "EdDSA", "rsa": "PS256", "rsa4096": "PS256"}.get(name.split(".")[0].split("-")[0], "ES256")
     assert loaded["alg"] == expected_alg
 
 
@@ -91,6 +104,8 @@ def test_openssl_key_loads_with_the_independent_thumbprint(keys, name, pem, pass
     ("EC", {"crv": "P-256"}, "ES256"),
     ("EC", {"crv": "P-384"}, "ES384"),
     ("OKP", {"crv": "Ed25519"}, "EdDSA"),
+    ("RSA", {"size": 2048}, "PS256"),
+    ("RSA", {"size": 3072, "alg": "RS256"}, "RS256"),
 ])
 def test_jwcrypto_private_jwk_loads_with_its_thumbprint(tmp_path, kty, params, alg):
     key = jwk.JWK.generate(kty=kty, **params)
@@ -99,13 +114,15 @@ def test_jwcrypto_private_jwk_loads_with_its_thumbprint(tmp_path, kty, params, a
     loaded = load_ok(path)
     assert loaded["alg"] == alg
     assert loaded["thumbprint"] == key.thumbprint()
-    assert loaded["jwk"] == json.loads(key.export_public())
+    expected = json.loads(key.export_public())
+    expected.pop("alg", None)  # the public JWK of a proof header carries the required members only
+    assert loaded["jwk"] == expected
     # A JWK Set with the one key loads too.
     path.write_text(json.dumps({"keys": [json.loads(key.export_private())]}))
     assert load_ok(path)["thumbprint"] == key.thumbprint()
 
 
-@pytest.mark.parametrize("alg", ["ES256", "ES384", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "EdDSA", "PS256", "RS256"])
 @pytest.mark.parametrize("password", [None, "export-pass"])
 def test_generated_key_exports_load_in_cryptography(tmp_path, alg, password):
     pem, jwk_path = tmp_path / "key.pem", tmp_path / "key.jwk"
@@ -132,10 +149,11 @@ def bad(tmp_path_factory):
         files[name] = d / name
         return files[name]
 
-    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", out("rsa-pkcs8.pem"))
-    openssl("rsa", "-in", files["rsa-pkcs8.pem"], "-traditional", "-out", out("rsa-pkcs1.pem"))
-    openssl("pkcs8", "-topk8", "-nocrypt", "-in", files["rsa-pkcs8.pem"], "-outform", "DER", "-out", out("rsa.der"))
-    openssl("rsa", "-in", files["rsa-pkcs8.pem"], "-traditional", "-outform", "DER", "-out", out("rsa-pkcs1.der"))
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", out("rsa1024.pem"))
+    openssl("rsa", "-in", files["rsa1024.pem"], "-traditional", "-out", out("rsa1024-pkcs1.pem"))
+    openssl("rsa", "-in", files["rsa1024.pem"], "-traditional", "-outform", "DER", "-out", out("rsa1024-pkcs1.der"))
+    openssl("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", out("rsa-pss.pem"))
+    openssl("pkey", "-in", files["rsa1024.pem"], "-pubout", "-out", out("rsa-public.pem"))
     openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", out("ec.pem"))
     openssl("pkey", "-in", files["ec.pem"], "-pubout", "-out", out("public.pem"))
     openssl("pkey", "-in", files["ec.pem"], "-pubout", "-outform", "DER", "-out", out("public.der"))
@@ -161,7 +179,10 @@ def bad(tmp_path_factory):
     out("text.txt").write_text("this is not a key\n")
     out("truncated.jwk").write_text(jwk.JWK.generate(kty="EC", crv="P-256").export_private()[:50])
     out("public.jwk").write_text(jwk.JWK.generate(kty="EC", crv="P-256").export_public())
-    out("rsa.jwk").write_text(jwk.JWK.generate(kty="RSA", size=2048).export_private())
+    rsa_public = jwk.JWK.generate(kty="RSA", size=2048)
+    out("rsa-public.jwk").write_text(rsa_public.export_public())
+    no_crt = {k: v for k, v in json.loads(rsa_public.export_private()).items() if k not in ("p", "q", "dp", "dq", "qi")}
+    out("rsa-no-crt.jwk").write_text(json.dumps(no_crt))
     out("oct.jwk").write_text(jwk.JWK.generate(kty="oct", size=256).export())
     out("secp256k1.jwk").write_text(jwk.JWK.generate(kty="EC", crv="secp256k1").export_private())
     out("x25519.jwk").write_text(jwk.JWK.generate(kty="OKP", crv="X25519").export_private())
@@ -169,11 +190,13 @@ def bad(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name,password,error,words", [
-    ("rsa-pkcs8.pem", None, "DPOP_ERR_KEY_RSA", "RSA keys are not supported"),
-    ("rsa-pkcs1.pem", None, "DPOP_ERR_KEY_RSA", "RSA keys are not supported"),
-    ("rsa.der", None, "DPOP_ERR_KEY_RSA", "RSA keys are not supported"),
-    ("rsa-pkcs1.der", None, "DPOP_ERR_KEY_RSA", "RSA keys are not supported"),
-    ("rsa.jwk", None, "DPOP_ERR_KEY_RSA", "RSA keys are not supported"),
+    ("rsa1024.pem", None, "DPOP_ERR_KEY_RSA", "RSA keys under 2048 bits are refused; this key has 1024 bits"),
+    ("rsa1024-pkcs1.pem", None, "DPOP_ERR_KEY_RSA", "RSA keys under 2048 bits are refused; this key has 1024 bits"),
+    ("rsa1024-pkcs1.der", None, "DPOP_ERR_KEY_RSA", "RSA keys under 2048 bits are refused; this key has 1024 bits"),
+    ("rsa-pss.pem", None, "DPOP_ERR_KEY_RSA", "RSASSA-PSS"),
+    ("rsa-public.pem", None, "DPOP_ERR_KEY_PUBLIC_ONLY", "only public material (PUBLIC KEY)"),
+    ("rsa-public.jwk", None, "DPOP_ERR_KEY_PUBLIC_ONLY", "no 'd' member"),
+    ("rsa-no-crt.jwk", None, "DPOP_ERR_KEY_MALFORMED", "CRT members p, q, dp, dq and qi"),
     ("public.pem", None, "DPOP_ERR_KEY_PUBLIC_ONLY", "only public material (PUBLIC KEY)"),
     ("public.der", None, "DPOP_ERR_KEY_PUBLIC_ONLY", "the DER is a public key (EC)"),
     ("cert.pem", None, "DPOP_ERR_KEY_PUBLIC_ONLY", "CERTIFICATE"),

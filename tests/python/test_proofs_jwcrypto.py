@@ -41,16 +41,27 @@ def key_files(tmp_path_factory):
     openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", files["ES256"])
     openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", files["ES384"])
     openssl("genpkey", "-algorithm", "ed25519", "-out", files["EdDSA"])
+    # An RSA key signs as PS256; its JWK with "alg":"RS256" signs as RS256.
+    files["PS256"] = d / "rsa.pem"
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", files["PS256"])
+    rs256 = json.loads(jwk.JWK.from_pem(files["PS256"].read_bytes()).export_private())
+    files["RS256"] = d / "rsa-rs256.jwk"
+    files["RS256"].write_text(json.dumps(dict(rs256, alg="RS256")))
     return files
 
 
-@pytest.mark.parametrize("alg", ["ES256", "ES384", "EdDSA"])
+def load_key(path):
+    data = path.read_bytes()
+    return jwk.JWK.from_json(data) if path.suffix == ".jwk" else jwk.JWK.from_pem(data)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "EdDSA", "PS256", "RS256"])
 def test_proof_verifies_with_jwcrypto_and_has_the_rfc_claims(key_files, alg):
     before = int(time.time())
     (token,) = proofs(key_files[alg], "POST", "https://as.example.com/token")
     header, claims = verify(token)
     assert header["alg"] == alg
-    expected = jwk.JWK.from_pem(key_files[alg].read_bytes())
+    expected = load_key(key_files[alg])
     assert jwk.JWK(**header["jwk"]).thumbprint() == expected.thumbprint()
     assert claims["htm"] == "POST"
     assert claims["htu"] == "https://as.example.com/token"

@@ -35,6 +35,7 @@ fn pkcs8_der(alg: Algorithm, private: &[u8]) -> Result<SecretDocument> {
             der.extend_from_slice(private);
             SecretDocument::try_from(der.as_slice()).map_err(encode_error)
         }
+        Algorithm::Ps256 | Algorithm::Rs256 => super::rsa_key::pkcs8_der(private).map_err(encode_error),
     }
 }
 

@@ -24,11 +24,15 @@ pub(super) fn public_jwk(alg: Algorithm, public: &[u8]) -> String {
             r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
             Base64UrlUnpadded::encode_string(public)
         ),
+        Algorithm::Ps256 | Algorithm::Rs256 => super::rsa_key::public_jwk(public),
     }
 }
 
 /// The private JWK: the public members plus `d`.
 pub(super) fn private_jwk(alg: Algorithm, private: &[u8], public: &[u8]) -> Zeroizing<String> {
+    if alg.is_rsa() {
+        return super::rsa_key::private_jwk(alg, private);
+    }
     let d = Zeroizing::new(Base64UrlUnpadded::encode_string(private));
     let (head, tail) = match alg {
         Algorithm::Es256 | Algorithm::Es384 => {
@@ -42,7 +46,7 @@ pub(super) fn private_jwk(alg: Algorithm, private: &[u8], public: &[u8]) -> Zero
                 ),
             )
         }
-        Algorithm::EdDsa => (
+        Algorithm::EdDsa | Algorithm::Ps256 | Algorithm::Rs256 => (
             r#"{"crv":"Ed25519","d":""#.to_owned(),
             format!(
                 r#"","kty":"OKP","x":"{}"}}"#,
@@ -137,10 +141,8 @@ fn from_members(jwk: &Map<String, Value>) -> Result<Key> {
             ));
         }
         ("RSA", _) => {
-            return Err(Error::new(
-                ErrorKind::KeyRsa,
-                "RSA keys are not supported: use an EC (P-256) key",
-            ));
+            let (alg, der) = super::rsa_key::from_jwk(jwk)?;
+            return Key::from_private(alg, der.as_bytes(), None);
         }
         ("oct", _) => {
             return Err(Error::new(
@@ -165,7 +167,7 @@ fn from_members(jwk: &Map<String, Value>) -> Result<Key> {
     let d = Zeroizing::new(decode_member("d", d, n)?);
     let x = decode_member("x", required(jwk, "x")?, n)?;
     let public = match alg {
-        Algorithm::EdDsa => x,
+        Algorithm::EdDsa | Algorithm::Ps256 | Algorithm::Rs256 => x,
         Algorithm::Es256 | Algorithm::Es384 => {
             let y = decode_member("y", required(jwk, "y")?, n)?;
             let mut point = Vec::with_capacity(1 + 2 * n);
@@ -178,7 +180,7 @@ fn from_members(jwk: &Map<String, Value>) -> Result<Key> {
     Key::from_private(alg, &d, Some(&public))
 }
 
-fn string_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
+pub(super) fn string_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
     match jwk.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),

@@ -1,4 +1,4 @@
-//! Format detection and parsing: PEM, DER (SEC1, PKCS#8, encrypted PKCS#8) and JWK.
+//! Format detection and parsing: PEM, DER (SEC1, PKCS#1, PKCS#8, encrypted PKCS#8) and JWK.
 
 use super::{jwk, Algorithm, Key};
 use crate::error::{Error, ErrorKind, Result};
@@ -112,12 +112,7 @@ fn load_pem(data: &[u8], password: Option<&str>) -> Result<Key> {
         let kind = match block.label {
             "EC PARAMETERS" => continue,
             "EC PRIVATE KEY" | "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => block.label,
-            "RSA PRIVATE KEY" => {
-                return Err(Error::new(
-                    ErrorKind::KeyRsa,
-                    "RSA keys are not supported (PEM 'RSA PRIVATE KEY'): use an EC (P-256) key",
-                ));
-            }
+            "RSA PRIVATE KEY" => block.label,
             "PUBLIC KEY" | "EC PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE" => {
                 seen.push(block.label);
                 continue;
@@ -151,6 +146,7 @@ fn load_pem(data: &[u8], password: Option<&str>) -> Result<Key> {
         let der = decode_base64(block.body, kind)?;
         return match kind {
             "EC PRIVATE KEY" => load_sec1(&der, None),
+            "RSA PRIVATE KEY" => load_pkcs1(&der),
             "PRIVATE KEY" => load_pkcs8(&der),
             _ => load_encrypted(&der, password),
         };
@@ -215,14 +211,17 @@ fn load_der(der: &[u8], password: Option<&str>) -> Result<Key> {
         ));
     }
     if is_pkcs1_rsa(der) {
+        return load_pkcs1(der);
+    }
+    if pkcs1::RsaPublicKey::from_der(der).is_ok() {
         return Err(Error::new(
-            ErrorKind::KeyRsa,
-            "RSA keys are not supported (PKCS#1 DER): use an EC (P-256) key",
+            ErrorKind::KeyPublicOnly,
+            "the DER is an RSA public key (PKCS#1); a private key is needed",
         ));
     }
     Err(Error::new(
         ErrorKind::KeyUnrecognized,
-        "the DER is not a SEC1, PKCS#8 or encrypted PKCS#8 private key",
+        "the DER is not a SEC1, PKCS#1, PKCS#8 or encrypted PKCS#8 private key",
     ))
 }
 
@@ -413,12 +412,19 @@ fn load_pkcs8(der: &[u8]) -> Result<Key> {
             .parameters_oid()
             .map_err(|_| Error::new(ErrorKind::KeyMalformed, "the PKCS#8 EC key names no curve"))?;
         load_sec1(pki.private_key, Some(curve))
+    } else if oid == super::rsa_key::OID_RSA_ENCRYPTION {
+        load_pkcs1(pki.private_key)
     } else if oid == OID_ED25519 {
         let seed = OctetStringRef::from_der(pki.private_key).map_err(|e| der_error("Ed25519 PKCS#8", e))?;
         Key::from_private(Algorithm::EdDsa, seed.as_bytes(), pki.public_key)
     } else {
         Err(unsupported_algorithm(oid))
     }
+}
+
+/// Loads a PKCS#1 RSAPrivateKey; it signs with PS256 (see `Key::with_alg`).
+fn load_pkcs1(der: &[u8]) -> Result<Key> {
+    Key::from_private(Algorithm::Ps256, der, None)
 }
 
 /// Loads a SEC1 ECPrivateKey; `outer_curve` is the curve named by a PKCS#8 wrapper.
@@ -464,9 +470,12 @@ fn der_error(what: &str, e: impl std::fmt::Display) -> Error {
 fn unsupported_algorithm(oid: ObjectIdentifier) -> Error {
     let name = algorithm_name(oid);
     match oid.to_string().as_str() {
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Error::new(
+        "1.2.840.113549.1.1.10" => Error::new(
             ErrorKind::KeyRsa,
-            format!("RSA keys are not supported ({name}): use an EC (P-256) key"),
+            format!(
+                "{name} keys (restricted to PSS parameters) are not supported: use an rsaEncryption \
+                 key ('openssl genpkey -algorithm RSA'), which signs as PS256"
+            ),
         ),
         "1.3.101.113" => Error::new(
             ErrorKind::KeyUnsupportedCurve,

@@ -151,7 +151,10 @@ fn bad_inputs_get_distinct_kinds() {
     flipped[10] ^= 0xff;
     assert!(Key::load_memory(&flipped, None).is_err());
     let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
-    assert_eq!(kind_of(Key::load_memory(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
+    assert_eq!(
+        kind_of(Key::load_memory(rsa.as_bytes(), None)),
+        ErrorKind::KeyMalformed
+    );
     let public = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
     assert_eq!(
         kind_of(Key::load_memory(public.as_bytes(), None)),
@@ -193,7 +196,9 @@ fn jwk_problems_are_named() {
         ErrorKind::KeyUnsupportedCurve
     );
     let rsa = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQAB"}"#;
-    assert_eq!(kind_of(Key::load_memory(rsa.as_bytes(), None)), ErrorKind::KeyRsa);
+    let e = Key::load_memory(rsa.as_bytes(), None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyMalformed);
+    assert!(e.message().contains("CRT members"), "{}", e.message());
     let oct = r#"{"kty":"oct","k":"AQAB"}"#;
     assert_eq!(
         kind_of(Key::load_memory(oct.as_bytes(), None)),
@@ -237,7 +242,10 @@ fn xorshift(state: &mut u64) -> u64 {
 /// verifies with the original's public key (a key that parses but signs with another scalar
 /// fails here).
 fn assert_same_usable_key(loaded: &Key, original: &Key, what: &str) {
-    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519};
+    use ring::signature::{
+        UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519,
+        RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
+    };
     assert_eq!(loaded.alg(), original.alg(), "{what}: algorithm");
     assert_eq!(loaded.thumbprint(), original.thumbprint(), "{what}: thumbprint");
     let proof = crate::Proof::new("GET", "https://rs.example/api")
@@ -249,6 +257,8 @@ fn assert_same_usable_key(loaded: &Key, original: &Key, what: &str) {
         Algorithm::Es256 => &ECDSA_P256_SHA256_FIXED,
         Algorithm::Es384 => &ECDSA_P384_SHA384_FIXED,
         Algorithm::EdDsa => &ED25519,
+        Algorithm::Ps256 => &RSA_PSS_2048_8192_SHA256,
+        Algorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
     };
     UnparsedPublicKey::new(alg, &original.public)
         .verify(signed.as_bytes(), &signature)
@@ -262,8 +272,18 @@ fn every_cut_of_a_key_is_refused_as_truncated() {
     // line is complete (OpenSSL reads it too). The kinds are exact: nothing at all (empty, or
     // a PEM cut inside `-----BEGIN `) is unrecognised; every other prefix is truncated.
     const PEM_BEGIN: usize = "-----BEGIN ".len();
-    for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::EdDsa] {
-        let key = Key::generate(alg).unwrap();
+    let rsa = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/rsa/throwaway-rsa2048-pkcs1.pem"
+    ));
+    let keys = [
+        Key::generate(Algorithm::Es256).unwrap(),
+        Key::generate(Algorithm::Es384).unwrap(),
+        Key::generate(Algorithm::EdDsa).unwrap(),
+        Key::load_memory(rsa, None).unwrap(),
+    ];
+    for key in keys {
+        let alg = key.alg();
         let pem = key.private_pem(None).unwrap();
         let encrypted = key.private_pem(Some("pw")).unwrap();
         let samples: [(&str, Vec<u8>); 5] = [
