@@ -93,11 +93,25 @@ pub const DPOP_ERR_TOKEN_RESPONSE: dpop_status = 402;
 pub const DPOP_ERR_TOKEN_BEARER: dpop_status = 403;
 /// A server demanded a new DPoP nonce again right after a retry with its nonce.
 pub const DPOP_ERR_NONCE_REJECTED: dpop_status = 404;
+/// The `private_key_jwt` assertion key (`client_assertion_key`) does not load.
+pub const DPOP_ERR_ASSERTION_KEY: dpop_status = 405;
+/// The authorization server's metadata cannot be fetched or is unusable (not JSON, no
+/// `token_endpoint`).
+pub const DPOP_ERR_METADATA: dpop_status = 406;
+/// The metadata's `issuer` differs from the configured `issuer`.
+pub const DPOP_ERR_ISSUER_MISMATCH: dpop_status = 407;
+/// A server does not accept the key's signature algorithm; the message lists what it accepts.
+pub const DPOP_ERR_ALG_UNSUPPORTED: dpop_status = 408;
+/// The settings or the key break the requested profile (`"profile":"fapi2"`).
+pub const DPOP_ERR_PROFILE_VIOLATION: dpop_status = 409;
+/// The token endpoint rejected the DPoP proof (`invalid_dpop_proof`); the last error text says
+/// what the proof carried and what is probably wrong.
+pub const DPOP_ERR_PROOF_REJECTED: dpop_status = 410;
 
 /// Every code with its name, for `dpop_error_name` and the tests.
 ///
 /// cbindgen:ignore
-pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 38] = [
+pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 44] = [
     (DPOP_OK, c"DPOP_OK"),
     (DPOP_ERR_NULL_POINTER, c"DPOP_ERR_NULL_POINTER"),
     (DPOP_ERR_INVALID_UTF8, c"DPOP_ERR_INVALID_UTF8"),
@@ -139,6 +153,12 @@ pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 38] = [
     (DPOP_ERR_TOKEN_RESPONSE, c"DPOP_ERR_TOKEN_RESPONSE"),
     (DPOP_ERR_TOKEN_BEARER, c"DPOP_ERR_TOKEN_BEARER"),
     (DPOP_ERR_NONCE_REJECTED, c"DPOP_ERR_NONCE_REJECTED"),
+    (DPOP_ERR_ASSERTION_KEY, c"DPOP_ERR_ASSERTION_KEY"),
+    (DPOP_ERR_METADATA, c"DPOP_ERR_METADATA"),
+    (DPOP_ERR_ISSUER_MISMATCH, c"DPOP_ERR_ISSUER_MISMATCH"),
+    (DPOP_ERR_ALG_UNSUPPORTED, c"DPOP_ERR_ALG_UNSUPPORTED"),
+    (DPOP_ERR_PROFILE_VIOLATION, c"DPOP_ERR_PROFILE_VIOLATION"),
+    (DPOP_ERR_PROOF_REJECTED, c"DPOP_ERR_PROOF_REJECTED"),
 ];
 
 /// The status code for a core error kind.
@@ -176,6 +196,12 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
         ErrorKind::TokenResponse => DPOP_ERR_TOKEN_RESPONSE,
         ErrorKind::TokenBearer => DPOP_ERR_TOKEN_BEARER,
         ErrorKind::NonceRejected => DPOP_ERR_NONCE_REJECTED,
+        ErrorKind::AssertionKey => DPOP_ERR_ASSERTION_KEY,
+        ErrorKind::Metadata => DPOP_ERR_METADATA,
+        ErrorKind::IssuerMismatch => DPOP_ERR_ISSUER_MISMATCH,
+        ErrorKind::AlgorithmUnsupported => DPOP_ERR_ALG_UNSUPPORTED,
+        ErrorKind::ProfileViolation => DPOP_ERR_PROFILE_VIOLATION,
+        ErrorKind::ProofRejected => DPOP_ERR_PROOF_REJECTED,
         ErrorKind::Internal => DPOP_ERR_PANIC,
     }
 }

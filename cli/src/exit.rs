@@ -95,9 +95,11 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
         | KeyPasswordRequired
         | KeyWrongPassword
         | KeyUnsupportedEncryption
-        | KeyNotLoaded => Exit::Key,
+        | KeyNotLoaded
+        | AssertionKey => Exit::Key,
         HttpConnect | HttpTimeout | HttpTls | HttpProtocol | HttpIo | HttpBodyTooLarge => Exit::Network,
-        TokenEndpoint | TokenResponse | TokenBearer | NonceRejected => Exit::Token,
+        TokenEndpoint | TokenResponse | TokenBearer | NonceRejected | Metadata | IssuerMismatch
+        | AlgorithmUnsupported | ProofRejected => Exit::Token,
         Io | Crypto | Internal => Exit::Other,
     }
 }

@@ -74,6 +74,20 @@ pub enum ErrorKind {
     TokenBearer,
     /// A server demanded a new DPoP nonce again right after a retry with its nonce.
     NonceRejected,
+    /// The client assertion key of `private_key_jwt` does not load (its message says why).
+    AssertionKey,
+    /// The authorization server's metadata (RFC 8414 / OpenID Connect Discovery) cannot be
+    /// fetched or is unusable: not JSON, no `token_endpoint`, an endpoint that is no URL.
+    Metadata,
+    /// The metadata's `issuer` is not the configured issuer.
+    IssuerMismatch,
+    /// A server does not accept the key's signature algorithm (metadata or an API's `algs`).
+    AlgorithmUnsupported,
+    /// The settings or the key break the requested security profile (FAPI 2.0).
+    ProfileViolation,
+    /// The token endpoint rejected the DPoP proof (`invalid_dpop_proof`); the message says
+    /// what the proof carried and what is probably wrong.
+    ProofRejected,
     /// libdpop failed internally (a caught panic); please report it.
     Internal,
 }

@@ -46,10 +46,6 @@ pub fn session_log_entry(
         headers: request_headers,
         body: request_body,
     };
-    let response = Response {
-        status,
-        headers: response_headers.to_vec(),
-        body: response_body.to_vec(),
-    };
+    let response = Response::new(status, response_headers.to_vec(), response_body.to_vec());
     render(&request, Ok(&response), Duration::ZERO, secrets)
 }

@@ -171,13 +171,17 @@ pub(crate) fn parse(value: &str) -> Vec<Challenge> {
     }
 }
 
-/// The `error` parameter of the first `DPoP` challenge among `headers`' values.
-pub(crate) fn dpop_error<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<String> {
+/// The first `DPoP` challenge among `headers`' values.
+pub(crate) fn dpop_challenge<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
     values
         .into_iter()
         .flat_map(parse)
         .find(|c| c.scheme.eq_ignore_ascii_case("DPoP"))
-        .and_then(|c| c.param("error").map(str::to_string))
+}
+
+/// The `error` parameter of the first `DPoP` challenge among `headers`' values.
+pub(crate) fn dpop_error<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    dpop_challenge(values).and_then(|c| c.param("error").map(str::to_string))
 }
 
 /// Whether any challenge (any scheme) among `values` reports `error="invalid_token"`.

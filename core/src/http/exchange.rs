@@ -2,7 +2,9 @@
 //! access token, the nonce learned from the answer, and the session log entry.
 
 use super::log::LoggedRequest;
-use super::token::AccessToken;
+use super::response::SentProof;
+use super::skew;
+use super::token::{check_fapi2_alg, AccessToken, Profile};
 use super::transport::{self, Transport};
 use super::{Client, Response};
 use crate::error::{Error, ErrorKind, Result};
@@ -43,6 +45,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) max_body: u64,
     /// When the whole request (token fetch and retries included) must be done.
     pub(crate) deadline: std::time::Instant,
+    /// Whether the request carries a DPoP proof (all but metadata requests do).
+    pub(crate) proof: bool,
 }
 
 impl Client {
@@ -55,18 +59,33 @@ impl Client {
             ..
         } = *request;
         let key = self.key.read().clone();
-        let needs_proof = token.is_none_or(AccessToken::is_dpop);
+        let settings = self.auth_token.read().clone();
+        let needs_proof = request.proof && token.is_none_or(AccessToken::is_dpop);
+        let mut sent = None;
         let proof = match (&key, needs_proof) {
             (Some(key), true) => {
+                if settings.as_ref().is_some_and(|s| s.profile == Profile::Fapi2) {
+                    check_fapi2_alg(key.alg(), "DPoP key")?;
+                }
                 let nonce = self.nonces.get(&target.origin);
-                Some(
-                    Proof::new(method, target.url)
-                        .access_token(token.map(|t| t.value.as_str()))
-                        .nonce(nonce.as_deref())
-                        .sign(key)?,
-                )
+                let correction = self.time_correction(&target.origin);
+                let iat = skew::unix_now().saturating_add(correction);
+                let proof = Proof::new(method, target.url)
+                    .access_token(token.map(|t| t.value.as_str()))
+                    .nonce(nonce.as_deref())
+                    .issued_at(Some(u64::try_from(iat).unwrap_or(0)))
+                    .sign(key)?;
+                sent = Some(SentProof {
+                    alg: key.alg().name(),
+                    htu: crate::proof::htu(target.url)?,
+                    iat,
+                    correction,
+                    nonce,
+                    jkt: key.thumbprint().to_string(),
+                });
+                Some(proof)
             }
-            (None, true) if token.is_some() || self.auth_token.read().is_some() => {
+            (None, true) if token.is_some() || settings.is_some() => {
                 return Err(Error::new(
                     ErrorKind::KeyNotLoaded,
                     "no DPoP key is set on this HTTP object: set one before requesting tokens or APIs",
@@ -88,7 +107,7 @@ impl Client {
         headers.extend_from_slice(request.headers);
 
         let started = std::time::Instant::now();
-        let outcome = transport::send(
+        let mut outcome = transport::send(
             transport,
             &transport::Outgoing {
                 method,
@@ -99,7 +118,7 @@ impl Client {
                 deadline: request.deadline,
             },
         );
-        if let Ok(response) = &outcome {
+        if let Ok(response) = &mut outcome {
             if let Some(nonce) = response.header_values("dpop-nonce").next() {
                 // A nonce goes into every later proof: an overlong one is ignored (the session
                 // log shows it in the response's headers).
@@ -107,14 +126,19 @@ impl Client {
                     self.nonces.put(&target.origin, nonce);
                 }
             }
+            if let Some(date) = response.header_values("date").next() {
+                self.skew.observe(&target.origin, date, skew::unix_now());
+            }
+            response.proof = sent;
         }
         if self.log.enabled() {
             let mut secrets: Vec<&str> = request.secrets.to_vec();
             secrets.extend(proof.as_deref());
             secrets.extend(token.map(|t| t.value.as_str()));
             secrets.extend(token.and_then(|t| t.refresh_token.as_deref()).map(String::as_str));
-            let settings = self.auth_token.read().clone();
-            secrets.extend(settings.as_ref().map(|s| s.client_secret.as_str()));
+            if let Some(settings) = &settings {
+                secrets.extend(settings.secrets());
+            }
             let logged = LoggedRequest {
                 method,
                 url: target.url,
@@ -125,6 +149,17 @@ impl Client {
                 .record(&logged, outcome.as_ref(), started.elapsed(), &secrets);
         }
         outcome
+    }
+
+    /// The seconds to add to this computer's clock for proofs and assertions sent to
+    /// `origin`: the server's offset when it is followed (see [`skew`]), else 0.
+    pub(crate) fn time_correction(&self, origin: &str) -> i64 {
+        let settings = self.auth_token.read().clone();
+        match settings {
+            Some(s) if !s.clock_correction => 0,
+            Some(s) => self.skew.correction(origin, s.strict_time()),
+            None => self.skew.correction(origin, false),
+        }
     }
 }
 

@@ -430,11 +430,11 @@ mod tests {
             headers: &[("authorization", "DPoP tok-en-value"), ("dpop", "proof-value")],
             body: b"",
         };
-        let response = Response {
-            status: 200,
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: b"echo: tok-en-value and more".to_vec(),
-        };
+        let response = Response::new(
+            200,
+            vec![("content-type".into(), "text/plain".into())],
+            b"echo: tok-en-value and more".to_vec(),
+        );
         log.record(
             &request,
             Ok(&response),

@@ -7,12 +7,16 @@
 //! needs ([`token`]), and one [`exchange`] per attempt. The setters are in [`settings`].
 
 pub(crate) mod challenge;
+mod diagnose;
 mod exchange;
 pub(crate) mod log;
+mod metadata;
 mod nonce;
 mod resolver;
 mod response;
+mod retry;
 mod settings;
+mod skew;
 pub(crate) mod token;
 mod transport;
 
@@ -24,11 +28,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::Key;
 use exchange::{check_headers, Exchange, Target};
 use log::SessionLog;
+use metadata::Metadata;
 use nonce::NonceCache;
 use parking_lot::{Mutex, RwLock};
+use skew::ClockSkew;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use token::{AccessToken, AuthToken, GrantContext, TokenCache};
+use token::{AccessToken, AuthToken, ClientAuth, GrantContext, TokenCache};
 use transport::{Transport, TransportSettings};
 
 /// A DPoP-aware HTTP client (the core of the C `dpop_http` object and the COM `Http` object).
@@ -44,6 +50,8 @@ pub struct Client {
     options: RwLock<Options>,
     log: SessionLog,
     clock: Arc<dyn Clock>,
+    /// The servers' clocks, from their `Date` headers.
+    skew: ClockSkew,
 }
 
 /// How often a request reads the settings again when they changed during its token request.
@@ -86,6 +94,7 @@ impl Client {
             }),
             log: SessionLog::default(),
             clock,
+            skew: ClockSkew::default(),
         }
     }
 
@@ -118,6 +127,8 @@ impl Client {
         let mut token = self.current_token(&transport, deadline)?;
         let mut nonce_retried = false;
         let mut token_retried = false;
+        let mut waited = false;
+        let mut clock_retried = false;
         loop {
             let attempt = Exchange {
                 method,
@@ -128,19 +139,49 @@ impl Client {
                 secrets: &[],
                 max_body: transport.settings.max_body,
                 deadline,
+                proof: true,
             };
-            let response = self.exchange(&transport, &attempt)?;
+            let mut response = self.exchange(&transport, &attempt)?;
+            if !waited {
+                if let Some(wait) = retry::after(&response, self.retry_after_max(), deadline) {
+                    waited = true;
+                    std::thread::sleep(wait);
+                    continue;
+                }
+            }
             if response.status != 401 {
                 return Ok(response);
             }
             let challenges: Vec<&str> = response.header_values("www-authenticate").collect();
-            let dpop_error = challenge::dpop_error(challenges.iter().copied());
-            if dpop_error.as_deref() == Some("use_dpop_nonce")
+            let dpop = challenge::dpop_challenge(challenges.iter().copied());
+            let dpop_error = dpop.as_ref().and_then(|c| c.param("error"));
+            if dpop_error == Some("use_dpop_nonce")
                 && !nonce_retried
                 && response.header("dpop-nonce").is_some()
             {
                 nonce_retried = true;
                 continue;
+            }
+            if let (Some(sent), Some(algs)) = (&response.proof, dpop.as_ref().and_then(|c| c.param("algs"))) {
+                if !algs.split_whitespace().any(|a| a == sent.alg) {
+                    return Err(Error::new(
+                        ErrorKind::AlgorithmUnsupported,
+                        format!(
+                            "the API at {} accepts DPoP proofs signed with {} only; this key signs with {}",
+                            crate::redact::url(url),
+                            algs.split_whitespace().collect::<Vec<_>>().join(" "),
+                            sent.alg
+                        ),
+                    ));
+                }
+            }
+            if dpop_error == Some("invalid_dpop_proof") {
+                let sent = response.proof.as_ref().map_or(0, |p| p.correction);
+                if !clock_retried && self.time_correction(&target.origin) != sent {
+                    // The answer taught the server's clock: once more with its time.
+                    clock_retried = true;
+                    continue;
+                }
             }
             let rejected = token.as_ref().filter(|t| !t.manual);
             if let Some(used) = rejected {
@@ -151,8 +192,77 @@ impl Client {
                     continue;
                 }
             }
+            if matches!(dpop_error, Some("invalid_dpop_proof" | "invalid_token")) {
+                let settings = self.auth_token.read().clone();
+                let mut secrets: Vec<&str> = settings.as_ref().map(|s| s.secrets()).unwrap_or_default();
+                secrets.extend(token.as_ref().map(|t| t.value.as_str()));
+                let text = diagnose::rejected_proof(
+                    &response,
+                    &diagnose::Known {
+                        server_algs: None,
+                        token: token.as_ref().map(|t| t.value.as_str()),
+                        secrets: &secrets,
+                        clock_correction: settings.as_ref().is_none_or(|s| s.clock_correction),
+                    },
+                );
+                response.diagnostic = Some(text);
+            }
             return Ok(response);
         }
+    }
+
+    /// The longest Retry-After waited for: the settings', else the default.
+    fn retry_after_max(&self) -> Duration {
+        self.auth_token
+            .read()
+            .as_ref()
+            .map_or(Duration::from_secs(10), |s| s.retry_after_max)
+    }
+
+    /// The issuer's metadata for `settings`, fetched once and kept with them; `None` when the
+    /// settings name no issuer.
+    fn metadata(
+        &self,
+        settings: &AuthToken,
+        transport: &Transport,
+        deadline: Instant,
+    ) -> Result<Option<Arc<Metadata>>> {
+        let Some(issuer) = &settings.issuer else {
+            return Ok(None);
+        };
+        if let Some(known) = settings.metadata.lock().clone() {
+            return Ok(Some(known));
+        }
+        let mut answers = Vec::new();
+        for url in metadata::urls(issuer)? {
+            let target = Target::new(&url, transport.settings.allow_insecure_http)?;
+            let request = Exchange {
+                method: "GET",
+                target: &target,
+                token: None,
+                headers: &[("Accept", "application/json")],
+                body: b"",
+                secrets: &[],
+                max_body: metadata::MAX_METADATA,
+                deadline,
+                proof: false,
+            };
+            let response = self.exchange(transport, &request)?;
+            if response.is_success() {
+                let found = Arc::new(metadata::parse(issuer, &url, &response.body)?);
+                *settings.metadata.lock() = Some(Arc::clone(&found));
+                return Ok(Some(found));
+            }
+            answers.push(format!(
+                "{} answered {}",
+                crate::redact::url(&url),
+                response.status
+            ));
+        }
+        Err(Error::new(
+            ErrorKind::Metadata,
+            format!("no metadata for the issuer {issuer}: {}", answers.join(", ")),
+        ))
     }
 
     /// The token for the next request: the host's own, the cached one, or a fetched one;
@@ -169,18 +279,39 @@ impl Client {
                 return Ok(None);
             };
             let options = *self.options.read();
+            let key = self.key.read().clone();
+            let metadata = self.metadata(&settings, transport, deadline)?;
+            if let Some(m) = &metadata {
+                check_metadata(m, &settings, key.as_deref())?;
+            }
+            let token_endpoint = settings
+                .token_endpoint
+                .as_deref()
+                .or(metadata.as_ref().map(|m| m.token_endpoint.as_str()))
+                .unwrap_or_default();
             let grant = GrantContext {
                 settings: &settings,
+                token_endpoint,
+                audience: settings.issuer.as_deref().unwrap_or(token_endpoint),
+                server_algs: metadata.as_ref().and_then(|m| m.dpop_algs.as_deref()),
+                dpop_key: key,
                 accept_bearer: options.accept_bearer,
                 allow_insecure_http: transport.settings.allow_insecure_http,
                 clock: self.clock.as_ref(),
                 deadline,
                 send: &|request| self.exchange(transport, request),
+                correction: &|origin| self.time_correction(origin),
             };
             let fetched = self
                 .tokens
-                .get(epoch, options.refresh_margin, Some(deadline), |old| {
-                    token::fetch(&grant, old)
+                .get(epoch, options.refresh_margin, Some(deadline), |_| {
+                    token::fetch(&grant, self.tokens.refresh_token())
+                })
+                .inspect_err(|e| {
+                    if matches!(e.kind(), ErrorKind::TokenEndpoint | ErrorKind::ProofRejected) {
+                        // The server may have moved its endpoint: read its metadata again.
+                        *settings.metadata.lock() = None;
+                    }
                 })?;
             if let Some(token) = fetched {
                 return Ok(Some(token));
@@ -191,6 +322,60 @@ impl Client {
             "the token settings or the key changed during every token request; try the request again",
         ))
     }
+}
+
+/// Checks, before any token request, that the server's metadata accepts the DPoP key's
+/// algorithm and the client's authentication.
+fn check_metadata(m: &Metadata, settings: &AuthToken, key: Option<&crate::Key>) -> Result<()> {
+    if let (Some(algs), Some(key)) = (&m.dpop_algs, key) {
+        if !algs.iter().any(|a| a == key.alg().name()) {
+            return Err(Error::new(
+                ErrorKind::AlgorithmUnsupported,
+                format!(
+                    "the authorization server {} accepts DPoP proofs signed with {}; this key signs with {}",
+                    m.issuer,
+                    algs.join(" "),
+                    key.alg().name()
+                ),
+            ));
+        }
+    }
+    if let Some(methods) = &m.auth_methods {
+        let ours = settings.client_auth.name();
+        if !methods.iter().any(|x| x == ours) {
+            return Err(Error::new(
+                ErrorKind::TokenConfig,
+                format!(
+                    "the authorization server {} authenticates clients with {}; the settings use {ours}",
+                    m.issuer,
+                    methods.join(", ")
+                ),
+            ));
+        }
+    }
+    if let (Some(algs), ClientAuth::PrivateKeyJwt { .. } | ClientAuth::SecretJwt(_)) =
+        (&m.auth_signing_algs, &settings.client_auth)
+    {
+        let alg = match &settings.client_auth {
+            ClientAuth::PrivateKeyJwt {
+                key: token::AssertionKey::Own(k),
+                ..
+            } => Some(k.alg().name()),
+            ClientAuth::PrivateKeyJwt { .. } => key.map(|k| k.alg().name()),
+            _ => Some("HS256"),
+        };
+        if let Some(alg) = alg.filter(|a| !algs.iter().any(|x| x == a)) {
+            return Err(Error::new(
+                ErrorKind::AlgorithmUnsupported,
+                format!(
+                    "the authorization server {} accepts client assertions signed with {}; the assertion key signs with {alg}",
+                    m.issuer,
+                    algs.join(" ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses `Name: value` lines (CRLF or LF separated) into header pairs.

@@ -10,9 +10,42 @@ pub struct Response {
     /// Header names are lower-case; repeated headers appear once per value, in order.
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
+    /// What the proof sent with the request carried, for diagnostics.
+    pub(crate) proof: Option<SentProof>,
+    /// libdpop's explanation of a rejected proof (see [`Response::diagnostic`]).
+    pub(crate) diagnostic: Option<String>,
+}
+
+/// The claims of the proof a request carried, as the client signed them.
+#[derive(Clone, Debug)]
+pub(crate) struct SentProof {
+    pub(crate) alg: &'static str,
+    pub(crate) htu: String,
+    pub(crate) iat: i64,
+    /// The seconds added to this computer's clock for `iat` (the server's clock followed).
+    pub(crate) correction: i64,
+    pub(crate) nonce: Option<String>,
+    pub(crate) jkt: String,
 }
 
 impl Response {
+    pub(crate) fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+            proof: None,
+            diagnostic: None,
+        }
+    }
+
+    /// When the server rejected the request's DPoP proof (`invalid_dpop_proof`): what the
+    /// proof carried and what is probably wrong, from what the client knows (the URL signed,
+    /// the server's clock, the algorithms it accepts, the nonce, the token's key binding).
+    pub fn diagnostic(&self) -> Option<&str> {
+        self.diagnostic.as_deref()
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         self.status

@@ -290,11 +290,7 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
         .limit(outgoing.max_body)
         .read_to_vec()
         .map_err(|e| transport_error(transport, e, url))?;
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    Ok(Response::new(status, headers, body))
 }
 
 /// The request's total time ran out, `when`.

@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 /// How long a still-valid token is used after a failed proactive refresh before trying again.
 const REFRESH_RETRY: Duration = Duration::from_secs(5);
@@ -29,6 +30,10 @@ struct CacheState {
     retry_refresh_at: Option<Instant>,
     /// See [`TokenCache::epoch`].
     epoch: u64,
+    /// The latest refresh token the token endpoint issued in this epoch. It outlives the
+    /// token it came with when a server rejects that token: a rotated refresh token is the
+    /// only one left, and losing it means signing in again.
+    refresh_token: Option<Zeroizing<String>>,
 }
 
 impl TokenCache {
@@ -111,7 +116,8 @@ impl TokenCache {
     }
 
     /// Drops `used` if it is still the cached token (a server rejected it), so the next `get`
-    /// fetches a new one; a token another thread already replaced is left alone.
+    /// fetches a new one (with the refresh token, which stays); a token another thread already
+    /// replaced is left alone.
     pub(crate) fn invalidate(&self, used: &Arc<AccessToken>) {
         let mut state = self.state.lock();
         if state.current.as_ref().is_some_and(|t| Arc::ptr_eq(t, used)) {
@@ -119,12 +125,19 @@ impl TokenCache {
         }
     }
 
-    /// The settings or the key changed: forgets the fetched token (and the host's too, unless
-    /// `keep_host_token`), and starts a new epoch, so that a fetch in flight is not kept.
+    /// The latest refresh token issued under the current settings, if any.
+    pub(crate) fn refresh_token(&self) -> Option<Zeroizing<String>> {
+        self.state.lock().refresh_token.clone()
+    }
+
+    /// The settings or the key changed: forgets the fetched token and its refresh token (and
+    /// the host's token too, unless `keep_host_token`), and starts a new epoch, so that a fetch
+    /// in flight is not kept.
     pub(crate) fn reset(&self, keep_host_token: bool) {
         let mut state = self.state.lock();
         state.epoch += 1;
         state.retry_refresh_at = None;
+        state.refresh_token = None;
         if !(keep_host_token && state.current.as_ref().is_some_and(|t| t.manual)) {
             state.current = None;
         }
@@ -136,6 +149,7 @@ impl TokenCache {
         let mut state = self.state.lock();
         state.epoch += 1;
         state.retry_refresh_at = None;
+        state.refresh_token = None;
         state.current = token.map(Arc::new);
     }
 
@@ -172,6 +186,9 @@ impl Fetching<'_> {
         } else {
             match outcome {
                 Ok(token) => {
+                    if let Some(rt) = &token.refresh_token {
+                        state.refresh_token = Some(rt.clone());
+                    }
                     state.current = Some(Arc::clone(&token));
                     state.last_failure = None;
                     state.retry_refresh_at = None;

@@ -1,11 +1,12 @@
 //! Access tokens: what a token endpoint issued, how it is obtained ([`grant`]) from the
 //! AuthToken settings ([`auth_token`]), and the cache that refreshes it ([`cache`]).
 
+mod assertion;
 mod auth_token;
 mod cache;
 mod grant;
 
-pub(crate) use auth_token::{AuthMethod, AuthToken};
+pub(crate) use auth_token::{check_fapi2_alg, AssertionKey, AuthToken, ClientAuth, Profile};
 pub(crate) use cache::TokenCache;
 pub(crate) use grant::{fetch, GrantContext};
 

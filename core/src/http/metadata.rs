@@ -1,0 +1,165 @@
+//! Authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0): where the token
+//! endpoint is and what the server accepts, from the configured `issuer`.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::redact;
+use serde_json::Value;
+
+/// What libdpop uses of an authorization server's metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Metadata {
+    pub(crate) issuer: String,
+    pub(crate) token_endpoint: String,
+    /// `dpop_signing_alg_values_supported`, when the server names them.
+    pub(crate) dpop_algs: Option<Vec<String>>,
+    /// `token_endpoint_auth_methods_supported`.
+    pub(crate) auth_methods: Option<Vec<String>>,
+    /// `token_endpoint_auth_signing_alg_values_supported`.
+    pub(crate) auth_signing_algs: Option<Vec<String>>,
+}
+
+/// Metadata documents are small; a larger body is not one.
+pub(crate) const MAX_METADATA: u64 = 1 << 20;
+
+/// Where the metadata of `issuer` is looked for, in order: RFC 8414 §3.1 (the well-known
+/// segment inserted between the host and the issuer's path), then OpenID Connect Discovery
+/// §4 (appended to the issuer).
+pub(crate) fn urls(issuer: &str) -> Result<[String; 2]> {
+    let parsed = url::Url::parse(issuer)
+        .map_err(|_| metadata_error(format!("the issuer '{}' is not a URL", redact::url(issuer))))?;
+    let path = parsed.path().trim_end_matches('/');
+    let origin = parsed.origin().ascii_serialization();
+    Ok([
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ),
+    ])
+}
+
+fn metadata_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Metadata, message)
+}
+
+/// Parses a metadata document fetched from `url` for the configured `issuer`.
+pub(crate) fn parse(issuer: &str, url: &str, body: &[u8]) -> Result<Metadata> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| metadata_error(format!("the metadata at {} is not JSON", redact::url(url))))?;
+    let Value::Object(doc) = value else {
+        return Err(metadata_error(format!(
+            "the metadata at {} is not a JSON object",
+            redact::url(url)
+        )));
+    };
+    let string = |name: &str| doc.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let found = string("issuer")
+        .ok_or_else(|| metadata_error(format!("the metadata at {} has no issuer", redact::url(url))))?;
+    // RFC 8414 §3.3, OIDC Discovery §4.3: identical, character for character.
+    if found != issuer {
+        return Err(Error::new(
+            ErrorKind::IssuerMismatch,
+            format!(
+                "the metadata at {} names the issuer '{}', but the settings name '{}': they must be identical \
+                 (RFC 8414 §3.3); fix the 'issuer' setting if the server is the right one",
+                redact::url(url),
+                found.chars().take(200).collect::<String>(),
+                issuer
+            ),
+        ));
+    }
+    let token_endpoint = string("token_endpoint")
+        .ok_or_else(|| metadata_error(format!("the metadata of {issuer} has no token_endpoint")))?;
+    match url::Url::parse(token_endpoint) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(metadata_error(format!(
+                "the metadata of {issuer} gives a token_endpoint that is not an absolute http(s) URL"
+            )))
+        }
+    }
+    let list = |name: &str| -> Result<Option<Vec<String>>> {
+        match doc.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| {
+                    metadata_error(format!(
+                        "the metadata of {issuer} has a {name} that holds a non-string"
+                    ))
+                }),
+            Some(_) => Err(metadata_error(format!(
+                "the metadata of {issuer} has a {name} that is not an array"
+            ))),
+        }
+    };
+    Ok(Metadata {
+        issuer: found.to_string(),
+        token_endpoint: token_endpoint.to_string(),
+        dpop_algs: list("dpop_signing_alg_values_supported")?,
+        auth_methods: list("token_endpoint_auth_methods_supported")?,
+        auth_signing_algs: list("token_endpoint_auth_signing_alg_values_supported")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_well_known_urls_follow_rfc_8414_and_oidc_discovery() {
+        assert_eq!(
+            urls("https://as.example").unwrap(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            urls("https://as.example/tenant1/").unwrap(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server/tenant1",
+                "https://as.example/tenant1/.well-known/openid-configuration"
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_is_checked() {
+        let ok = br#"{"issuer":"https://as","token_endpoint":"https://as/token","dpop_signing_alg_values_supported":["ES256","PS256"]}"#;
+        let m = parse("https://as", "https://as/.well-known/x", ok).unwrap();
+        assert_eq!(m.token_endpoint, "https://as/token");
+        assert_eq!(m.dpop_algs.as_deref().unwrap(), ["ES256", "PS256"]);
+        assert_eq!(m.auth_methods, None);
+        let kind = |issuer: &str, body: &[u8]| {
+            parse(issuer, "https://as/m", body)
+                .err()
+                .map(|e| (e.kind(), e.message().to_string()))
+        };
+        let (k, msg) = kind("https://as/", ok).unwrap();
+        assert_eq!(k, ErrorKind::IssuerMismatch);
+        assert!(
+            msg.contains("'https://as'") && msg.contains("'https://as/'"),
+            "{msg}"
+        );
+        assert_eq!(kind("https://as", b"<html>").unwrap().0, ErrorKind::Metadata);
+        assert_eq!(kind("https://as", b"[]").unwrap().0, ErrorKind::Metadata);
+        let (k, msg) = kind("https://as", br#"{"issuer":"https://as"}"#).unwrap();
+        assert_eq!(k, ErrorKind::Metadata);
+        assert!(msg.contains("no token_endpoint"));
+        assert!(kind(
+            "https://as",
+            br#"{"issuer":"https://as","token_endpoint":"/token"}"#
+        )
+        .unwrap()
+        .1
+        .contains("not an absolute"));
+        assert!(kind("https://as", br#"{"issuer":"https://as","token_endpoint":"https://as/t","dpop_signing_alg_values_supported":"ES256"}"#)
+            .unwrap()
+            .1
+            .contains("not an array"));
+    }
+}
