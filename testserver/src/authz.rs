@@ -3,7 +3,7 @@
 
 use crate::http::{Request, Response};
 use crate::proof::{self, VerifiedProof};
-use crate::state::{now, now_ceil, NonceCheck, Shared, NONCE_NOT_ISSUED};
+use crate::state::{NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::RefreshGrant;
 use base64ct::{Base64, Encoding};
 use serde_json::json;
@@ -34,8 +34,12 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     }
     let form = parse_form(&request.body).ok_or_else(|| invalid_request("malformed form body"))?;
 
-    let now = now();
+    let now = shared.clock.now();
+    let invalid_proof = |description: &str| invalid_proof(shared, description);
     let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
+    if let Err(description) = proof::alg_allowed(&shared.config.dpop_signing_alg_values_supported, &proof) {
+        return Err(invalid_proof(&description));
+    }
     if proof.claim("nonce").is_some() && !shared.issues_nonces() {
         return Err(invalid_proof(NONCE_NOT_ISSUED));
     }
@@ -99,8 +103,13 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     }
 }
 
-fn invalid_proof(description: &str) -> Response {
-    Response::error(400, "invalid_dpop_proof", description)
+/// 400 `invalid_dpop_proof`, without the description under `terse_errors`.
+fn invalid_proof(shared: &Shared, description: &str) -> Response {
+    if shared.config.terse_errors {
+        Response::json(400, &json!({"error": "invalid_dpop_proof"}))
+    } else {
+        Response::error(400, "invalid_dpop_proof", description)
+    }
 }
 
 /// The authenticated client_id, by client_secret_basic or client_secret_post (not both).
@@ -171,11 +180,15 @@ fn authenticate(
 
 /// Issues an access token (and a refresh token when configured) bound to the proof's key.
 fn issue(shared: &Shared, client_id: &str, proof: &VerifiedProof, scope: Option<String>) -> Response {
-    let iat = now();
+    let iat = shared.clock.now();
     // Rounded up, so the token lasts at least token_ttl seconds from now (expires_in), not
     // up to a second less; a lifetime of 0 stays expired at once.
     let ttl = shared.config.token_ttl;
-    let exp = if ttl == 0 { iat } else { now_ceil() + ttl };
+    let exp = if ttl == 0 {
+        iat
+    } else {
+        shared.clock.now_ceil() + ttl
+    };
     let jti = shared.random();
     let mut claims = json!({
         "iss": shared.issuer,

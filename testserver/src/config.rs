@@ -45,6 +45,28 @@ pub struct Config {
     /// Whether each request is kept in [`Stats::requests`]. Default true; a long run turns it
     /// off so the server's memory stays flat (the counters are kept either way).
     pub record_requests: bool,
+    /// Seconds added to the real time to make the server's clock (proof and assertion `iat`
+    /// and `exp` checks, token `iat`/`exp`, the `Date` header of every answer). Default 0; ±300
+    /// shows a client that corrects its clock from `Date`.
+    pub clock_offset_secs: i64,
+    /// The proof `alg`s the API (`/dpop/*`) accepts, by the name in the header (`EdDSA` and
+    /// `Ed25519` are separate names). Others get 401 `invalid_dpop_proof` with
+    /// "alg is not one of ..." and the challenge's `algs` lists these. Default empty: every
+    /// algorithm the server verifies ([`SUPPORTED_ALGS`](crate::SUPPORTED_ALGS)).
+    pub api_algs: Vec<String>,
+    /// The proof `alg`s the token endpoint accepts, also served as
+    /// `dpop_signing_alg_values_supported` in the metadata. Others get 400
+    /// `invalid_dpop_proof`. Default empty: every algorithm the server verifies.
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// Whether `invalid_dpop_proof` answers (token endpoint and API) leave out
+    /// `error_description`, in the JSON body and in the challenge, as terse servers do.
+    /// Default false.
+    pub terse_errors: bool,
+    /// The base URL (`https://gateway.example`) the server believes it is reached at, as behind
+    /// a gateway that rewrites URLs: proofs must have `htu` = this base + the request path, so
+    /// proofs with the loopback URL fail with "htu does not match the request URL". Default
+    /// None: the URL from the request's Host.
+    pub public_base_url: Option<String>,
 }
 
 impl Default for Config {
@@ -64,6 +86,11 @@ impl Default for Config {
             api_fault: None,
             rotate_nonce_every: 0,
             record_requests: true,
+            clock_offset_secs: 0,
+            api_algs: Vec::new(),
+            dpop_signing_alg_values_supported: Vec::new(),
+            terse_errors: false,
+            public_base_url: None,
         }
     }
 }
@@ -128,7 +155,8 @@ impl RecordedRequest {
     /// `typ`, `alg`, a public `jwk`, the signature, `htm` (this request's method), `htu` (`url`,
     /// normalised, without query) and `iat` within `iat_window` seconds of now. Replay, `ath` and
     /// `nonce` need state the caller holds (the `jti`s seen, the token, the nonces sent) and are
-    /// left to it: the claims are in the result.
+    /// left to it: the claims are in the result. "Now" is the real time, whatever
+    /// [`Config::clock_offset_secs`] the server had.
     pub fn verify_proof(&self, url: &str, iat_window: u64) -> Result<VerifiedProof, &'static str> {
         let expected = Expected {
             method: &self.method,

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod authz;
+mod clock;
 mod config;
 mod fault;
 mod http;

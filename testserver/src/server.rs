@@ -5,7 +5,7 @@ use crate::authz::token_endpoint;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::{self, Fault};
 use crate::http::{self, Reply, Request, Response};
-use crate::proof::normalize_authority;
+use crate::proof::{normalize_authority, normalize_url};
 use crate::resource::api;
 use crate::state::Shared;
 use rustls::pki_types::pem::PemObject;
@@ -223,7 +223,10 @@ fn connection(stream: TcpStream, shared: &Shared, tls: Option<Arc<rustls::Server
     }
     let is_tls = tls.is_some();
     let handle = |request: &Request| route(shared, request, is_tls);
-    let on_bad = |response: &Response| log(shared, "-", "-", response.status);
+    let on_bad = |response: Response| {
+        log(shared, "-", "-", response.status);
+        response.with_header("Date", shared.clock.http_date())
+    };
     let resets = |head: &Request| {
         let endpoint = Endpoint::of(head);
         let reset = shared.fault(endpoint) == Some(Fault::Reset);
@@ -352,7 +355,8 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
     Reply::Send(
         response
             .with_header("Cache-Control", "no-store")
-            .with_header("Pragma", "no-cache"),
+            .with_header("Pragma", "no-cache")
+            .with_header("Date", shared.clock.http_date()),
     )
 }
 
@@ -379,7 +383,11 @@ fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
     let Some(authority) = authority.and_then(|a| normalize_authority(scheme, a)) else {
         return Response::error(400, "invalid_request", "missing or malformed Host header");
     };
-    let url = format!("{scheme}://{authority}{path}");
+    let url = match &shared.config.public_base_url {
+        // The URL the server believes it is reached at; a malformed base matches no htu.
+        Some(base) => normalize_url(&format!("{}{path}", base.trim_end_matches('/'))).unwrap_or_default(),
+        None => format!("{scheme}://{authority}{path}"),
+    };
     match (path, request.method.as_str()) {
         ("/token", "POST") => token_endpoint(shared, request, &url),
         ("/token", _) => not_allowed("POST"),

@@ -1,5 +1,6 @@
 //! The state one server shares between its connection threads.
 
+use crate::clock::Clock;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::Fault;
 use crate::jws::b64;
@@ -8,7 +9,6 @@ use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bytes of randomness in nonces, token ids and refresh tokens.
 const RANDOM_BYTES: usize = 16;
@@ -25,6 +25,8 @@ pub struct Shared {
     pub log: AtomicBool,
     /// Signs access tokens.
     pub signer: TokenSigner,
+    /// The server's clock, skewed by `config.clock_offset_secs`.
+    pub clock: Clock,
     /// The token endpoint's fault now: `config.token_fault` until
     /// [`Server::set_token_fault`](crate::Server::set_token_fault) changes it.
     token_fault: Mutex<Option<Fault>>,
@@ -67,6 +69,7 @@ impl Shared {
         };
         Shared {
             token_fault: Mutex::new(config.token_fault.clone()),
+            clock: Clock::new(config.clock_offset_secs),
             config,
             issuer,
             stop: AtomicBool::new(false),
@@ -180,16 +183,7 @@ fn random_b64(rng: &SystemRandom) -> String {
     b64(&bytes)
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, real time.
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Seconds since the Unix epoch, rounded up.
-pub fn now_ceil() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    Clock::new(0).now()
 }

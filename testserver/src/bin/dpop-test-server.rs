@@ -22,6 +22,13 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --token-fault FAULT      the token endpoint misbehaves (see below)
   --api-fault FAULT        the API misbehaves (see below)
   --quiet                  do not log requests to stderr
+  --clock-offset SECONDS   the server's clock is real time + SECONDS (may be negative): proof
+                           iat checks, token times and the Date header of every answer
+  --api-algs LIST          proof algs the API accepts, e.g. ES256,PS256 (default all)
+  --dpop-algs LIST         proof algs the token endpoint accepts, served as
+                           dpop_signing_alg_values_supported (default all)
+  --terse-errors           invalid_dpop_proof answers carry no error_description
+  --public-base-url URL    expect htu = URL + path (a gateway rewrote the URL)
 FAULT: 500 (a 500 error), html (an HTML page), no-access-token (a token response without one),
   hang (never answer), reset (reset the connection), huge:BYTES (a body of BYTES, not held in
   memory), trickle:BYTES:PER_SECOND (a slow body), redirect:URL (a 302 to URL), binary (a body
@@ -84,6 +91,16 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 clients.push((id.to_owned(), secret.to_owned()));
             }
             "--quiet" => options.quiet = true,
+            "--clock-offset" => {
+                let text = value()?;
+                config.clock_offset_secs = text
+                    .parse()
+                    .map_err(|_| format!("--clock-offset: '{text}' is not a number"))?;
+            }
+            "--api-algs" => config.api_algs = list(&value()?),
+            "--dpop-algs" => config.dpop_signing_alg_values_supported = list(&value()?),
+            "--terse-errors" => config.terse_errors = true,
+            "--public-base-url" => config.public_base_url = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             _ => return Err(format!("unknown option '{flag}'")),
         }
@@ -97,6 +114,14 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     Ok(options)
+}
+
+/// The items of a comma- or space-separated list.
+fn list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Writes the port to `path` through a temporary file, so a reader never sees a partial file.
