@@ -1,16 +1,13 @@
 //! The token endpoint (`POST /token`): client_credentials and refresh_token grants for
 //! confidential clients, each bound to the key of a DPoP proof (RFC 9449 §5).
 
+use crate::client_auth::{authenticate, record_assertion};
 use crate::http::{Request, Response};
 use crate::proof::{self, VerifiedProof};
 use crate::state::{NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::RefreshGrant;
-use base64ct::{Base64, Encoding};
 use serde_json::json;
 use std::collections::HashMap;
-
-/// The `WWW-Authenticate` challenge for failed HTTP Basic client authentication.
-const BASIC_CHALLENGE: &str = r#"Basic realm="dpop-test-server""#;
 
 /// Answers a token request. `url` is the normalised URL the request was sent to.
 pub fn token_endpoint(shared: &Shared, request: &Request, url: &str) -> Response {
@@ -33,6 +30,7 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
         ));
     }
     let form = parse_form(&request.body).ok_or_else(|| invalid_request("malformed form body"))?;
+    let fresh_assertion = record_assertion(shared, &form);
 
     let now = shared.clock.now();
     let invalid_proof = |description: &str| invalid_proof(shared, description);
@@ -67,9 +65,15 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
         return Err(invalid_proof("jti has been used before"));
     }
 
-    let client_id = authenticate(shared, request, &form)?;
+    let client = authenticate(shared, request, &form, fresh_assertion, url)?;
+    let client_id = client.id;
     match form.get("grant_type").map(String::as_str) {
         None => Err(invalid_request("grant_type is missing")),
+        Some("client_credentials") if client.public => Err(Response::error(
+            400,
+            "unauthorized_client",
+            "client_credentials is for confidential clients",
+        )),
         Some("client_credentials") => {
             let scope = form.get("scope").cloned();
             let response = issue(shared, &client_id, &proof, scope);
@@ -109,72 +113,6 @@ fn invalid_proof(shared: &Shared, description: &str) -> Response {
         Response::json(400, &json!({"error": "invalid_dpop_proof"}))
     } else {
         Response::error(400, "invalid_dpop_proof", description)
-    }
-}
-
-/// The authenticated client_id, by client_secret_basic or client_secret_post (not both).
-fn authenticate(
-    shared: &Shared,
-    request: &Request,
-    form: &HashMap<String, String>,
-) -> Result<String, Response> {
-    let invalid_client = |description| Response::error(401, "invalid_client", description);
-    let basic = match request.header("authorization") {
-        None => None,
-        Some(value) => {
-            let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
-            if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(invalid_client("Authorization header is not Basic")
-                    .with_header("WWW-Authenticate", BASIC_CHALLENGE));
-            }
-            let malformed = || {
-                invalid_client("malformed Basic credentials").with_header("WWW-Authenticate", BASIC_CHALLENGE)
-            };
-            let decoded = Base64::decode_vec(credentials.trim()).map_err(|_| malformed())?;
-            let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-            Some((
-                form_decode(id).ok_or_else(malformed)?,
-                form_decode(secret).ok_or_else(malformed)?,
-            ))
-        }
-    };
-    let (id, secret, is_basic) = match (basic, form.get("client_secret")) {
-        (Some(_), Some(_)) => {
-            return Err(Response::error(
-                400,
-                "invalid_request",
-                "more than one client authentication method",
-            ))
-        }
-        (Some((id, secret)), None) => {
-            if form.get("client_id").is_some_and(|form_id| *form_id != id) {
-                return Err(invalid_client("client_id does not match the Basic credentials"));
-            }
-            (id, secret, true)
-        }
-        (None, Some(secret)) => {
-            let id = form
-                .get("client_id")
-                .ok_or_else(|| invalid_client("client_id is missing"))?;
-            (id.clone(), secret.clone(), false)
-        }
-        (None, None) => return Err(invalid_client("client authentication is missing")),
-    };
-    if shared
-        .config
-        .clients
-        .iter()
-        .any(|(i, s)| *i == id && *s == secret)
-    {
-        Ok(id)
-    } else {
-        let response = invalid_client("client authentication failed");
-        Err(if is_basic {
-            response.with_header("WWW-Authenticate", BASIC_CHALLENGE)
-        } else {
-            response
-        })
     }
 }
 

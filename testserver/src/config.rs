@@ -8,7 +8,16 @@ use crate::proof::{self, Expected, VerifiedProof};
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Registered clients as (client_id, client_secret). Default: `("m2m.dpop", "secret")`.
+    /// Each may authenticate by client_secret_basic, client_secret_post or client_secret_jwt
+    /// (an HS256 assertion signed with the secret).
     pub clients: Vec<(String, String)>,
+    /// More clients, each with the one authentication method it is registered for:
+    /// client_secret_jwt, private_key_jwt or none (a public client). Default none. An id here
+    /// that is also in `clients` is shadowed by it.
+    pub registered_clients: Vec<Client>,
+    /// Whether a client assertion's `aud` must be the issuer as a single string (FAPI 2.0).
+    /// Default false: the issuer or the token endpoint URL, alone or in an array.
+    pub assertion_aud_issuer_only: bool,
     /// Access token lifetime in seconds (`expires_in` and the JWT `exp`). Default 300; 0 issues
     /// tokens that are already expired (a token counts as expired once `now >= exp`). The JWT's
     /// `exp` is the issue time rounded up to a whole second plus the lifetime, so a token is
@@ -73,6 +82,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             clients: vec![("m2m.dpop".into(), "secret".into())],
+            registered_clients: Vec::new(),
+            assertion_aud_issuer_only: false,
             token_ttl: 300,
             issue_refresh_tokens: false,
             require_nonce_token: false,
@@ -93,6 +104,37 @@ impl Default for Config {
             public_base_url: None,
         }
     }
+}
+
+/// A client in [`Config::registered_clients`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Client {
+    /// The client_id.
+    pub id: String,
+    /// How it authenticates.
+    pub auth: ClientAuth,
+}
+
+/// The one way a [`Client`] authenticates at the token endpoint.
+///
+/// An assertion (`client_assertion_type` =
+/// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, `client_assertion` = the JWT;
+/// `client_id` optional, equal when present) passes when its signature verifies, `iss` and
+/// `sub` are the client_id, `aud` is the issuer or the token endpoint (see
+/// [`Config::assertion_aud_issuer_only`]), `exp` is in the future, `exp - iat` is at most
+/// 300 s and its `jti` was never seen before (also not in a request refused for another
+/// reason, such as `use_dpop_nonce`). Every failure is 401 `invalid_client`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientAuth {
+    /// client_secret_jwt: an HS256 assertion signed with this secret (no other method).
+    SecretJwt(String),
+    /// private_key_jwt: an assertion signed by the private key of this public JWK (EC P-256
+    /// with ES256, P-384 with ES384, Ed25519 with EdDSA/Ed25519, RSA with PS256 or RS256; a JWK
+    /// with an `alg` member accepts that alg only).
+    PrivateKeyJwt(serde_json::Value),
+    /// A public client: `client_id` alone, no credentials. Refused for client_credentials
+    /// (400 `unauthorized_client`).
+    None,
 }
 
 /// Counters and the request log of a running server, as returned by
@@ -119,6 +161,11 @@ pub struct Stats {
     pub nonce_rejections_api: u64,
     /// 401 `invalid_token` answers of the API.
     pub invalid_token_rejections: u64,
+    /// The `jti` of every client assertion received, in order ("" when it had none), also of
+    /// requests refused later (a nonce retry shows as two entries).
+    pub assertion_jtis: Vec<String>,
+    /// The `aud` of every client assertion received, as sent (null when it had none).
+    pub assertion_auds: Vec<serde_json::Value>,
     /// Every request, in the order the server answered them.
     pub requests: Vec<RecordedRequest>,
 }

@@ -210,6 +210,14 @@ impl<'a> Compact<'a> {
             .is_some_and(|signature| key.verifies(self.signing_input.as_bytes(), signature))
     }
 
+    /// Whether the signature is the HS256 tag of the signing input under `secret`.
+    pub fn verifies_hs256(&self, secret: &[u8]) -> bool {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+        self.signature
+            .as_ref()
+            .is_some_and(|tag| ring::hmac::verify(&key, self.signing_input.as_bytes(), tag).is_ok())
+    }
+
     /// The decoded payload, if it is base64url JSON.
     pub fn payload(&self) -> Option<Map<String, Value>> {
         decode_json_part(self.payload_b64)

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod authz;
+mod client_auth;
 mod clock;
 mod config;
 mod fault;
@@ -22,7 +23,8 @@ mod server;
 mod state;
 mod token;
 
-pub use config::{Config, RecordedRequest, Stats};
+pub use client_auth::ASSERTION_TYPE;
+pub use config::{Client, ClientAuth, Config, RecordedRequest, Stats};
 pub use fault::{Fault, FAULT_SYNTAX};
 pub use jws::SUPPORTED_ALGS;
 pub use proof::VerifiedProof;

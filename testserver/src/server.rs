@@ -420,6 +420,8 @@ fn stats(shared: &Shared) -> Response {
             "api_ok": s.api_ok,
             "nonce_rejections_api": s.nonce_rejections_api,
             "invalid_token_rejections": s.invalid_token_rejections,
+            "assertion_jtis": s.assertion_jtis,
+            "assertion_auds": s.assertion_auds,
         }),
     )
 }

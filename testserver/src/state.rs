@@ -6,7 +6,7 @@ use crate::fault::Fault;
 use crate::jws::b64;
 use crate::token::{TokenSigner, TokenStore};
 use ring::rand::{SecureRandom, SystemRandom};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -19,6 +19,8 @@ pub struct Shared {
     pub config: Config,
     /// The server's base URL, used as the access token `iss`.
     pub issuer: String,
+    /// `http(s)://127.0.0.1:PORT`.
+    pub base_url: String,
     /// Set when the server stops; connection threads end soon after.
     pub stop: AtomicBool,
     /// Whether to log one line per request to stderr.
@@ -35,6 +37,8 @@ pub struct Shared {
     /// Proof `jti`s seen, with the time after which they can be forgotten.
     replay: Mutex<HashMap<String, u64>>,
     tokens: Mutex<TokenStore>,
+    /// Client assertion `jti`s seen.
+    assertion_jtis: Mutex<HashSet<String>>,
     rng: SystemRandom,
 }
 
@@ -61,7 +65,7 @@ pub enum NonceCheck {
 
 impl Shared {
     /// State for a server with these settings and base URL.
-    pub fn new(config: Config, issuer: String) -> Shared {
+    pub fn new(config: Config, base_url: String) -> Shared {
         let rng = SystemRandom::new();
         let nonces = Nonces {
             current: random_b64(&rng),
@@ -71,7 +75,9 @@ impl Shared {
             token_fault: Mutex::new(config.token_fault.clone()),
             clock: Clock::new(config.clock_offset_secs),
             config,
-            issuer,
+            issuer: base_url.clone(),
+            base_url,
+            assertion_jtis: Mutex::new(HashSet::new()),
             stop: AtomicBool::new(false),
             log: AtomicBool::new(false),
             signer: TokenSigner::new(&rng),
@@ -152,6 +158,16 @@ impl Shared {
             Some(n) if n == nonces.current || nonces.previous.as_deref() == Some(n) => NonceCheck::Valid,
             Some(_) => NonceCheck::Stale,
         }
+    }
+
+    /// The token endpoint URL, base URL + `/token`.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.base_url)
+    }
+
+    /// Records a client assertion `jti`; false if it was seen before.
+    pub fn use_assertion_jti(&self, jti: &str) -> bool {
+        lock(&self.assertion_jtis).insert(jti.to_owned())
     }
 
     /// Records a proof `jti`; false if it was seen before. `iat` bounds how long it is kept.

@@ -1,7 +1,7 @@
 //! `dpop-test-server`: the strict DPoP test server as a process, for `make demo` and tests in
 //! other languages. Runs until killed.
 
-use dpop_testserver::{Config, Server};
+use dpop_testserver::{Client, ClientAuth, Config, Server};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -19,6 +19,11 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --no-record              keep counters only, not each request (for long runs)
   --tls-cert PEM --tls-key PEM   serve HTTPS with this certificate chain and key
   --client ID:SECRET       a client (repeatable; replaces the default m2m.dpop:secret)
+  --client-jwt ID:SECRET   a client_secret_jwt client (HS256 assertions only; repeatable)
+  --client-key ID:JWK      a private_key_jwt client with this public JWK (JSON, or a file
+                           holding it; EC P-256/P-384, Ed25519, RSA; repeatable)
+  --public-client ID       a public client (client_id only, no client_credentials; repeatable)
+  --assertion-aud-issuer-only   a client assertion's aud must be the issuer, one string
   --token-fault FAULT      the token endpoint misbehaves (see below)
   --api-fault FAULT        the API misbehaves (see below)
   --quiet                  do not log requests to stderr
@@ -84,12 +89,30 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--tls-cert" => cert = Some(value()?),
             "--tls-key" => key = Some(value()?),
             "--client" => {
-                let client = value()?;
-                let (id, secret) = client
-                    .split_once(':')
-                    .ok_or_else(|| "--client needs ID:SECRET".to_owned())?;
-                clients.push((id.to_owned(), secret.to_owned()));
+                clients.push(pair(&flag, &value()?)?);
             }
+            "--client-jwt" => {
+                let (id, secret) = pair(&flag, &value()?)?;
+                config.registered_clients.push(Client {
+                    id,
+                    auth: ClientAuth::SecretJwt(secret),
+                });
+            }
+            "--client-key" => {
+                let (id, jwk) = pair(&flag, &value()?)?;
+                let jwk = std::fs::read_to_string(&jwk).unwrap_or(jwk);
+                let jwk = serde_json::from_str(&jwk)
+                    .map_err(|e| format!("--client-key: the JWK is not JSON: {e}"))?;
+                config.registered_clients.push(Client {
+                    id,
+                    auth: ClientAuth::PrivateKeyJwt(jwk),
+                });
+            }
+            "--public-client" => config.registered_clients.push(Client {
+                id: value()?,
+                auth: ClientAuth::None,
+            }),
+            "--assertion-aud-issuer-only" => config.assertion_aud_issuer_only = true,
             "--quiet" => options.quiet = true,
             "--clock-offset" => {
                 let text = value()?;
@@ -114,6 +137,14 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     Ok(options)
+}
+
+/// The two halves of `ID:VALUE`.
+fn pair(flag: &str, text: &str) -> Result<(String, String), String> {
+    let (id, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{flag} needs ID:VALUE"))?;
+    Ok((id.to_owned(), value.to_owned()))
 }
 
 /// The items of a comma- or space-separated list.
