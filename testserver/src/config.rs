@@ -2,6 +2,7 @@
 //! how its endpoints misbehave.
 
 use crate::fault::Fault;
+use crate::metadata::{MetadataDocuments, MetadataFault};
 use crate::proof::{self, Expected, VerifiedProof};
 
 /// Settings of a [`Server`](crate::Server). Start from [`Config::default`] and change fields.
@@ -76,6 +77,19 @@ pub struct Config {
     /// proofs with the loopback URL fail with "htu does not match the request URL". Default
     /// None: the URL from the request's Host.
     pub public_base_url: Option<String>,
+    /// A path of the issuer (`/tenant1`): the issuer (metadata `issuer`, token `iss`, the
+    /// assertion `aud`) is the base URL + this path, and the metadata is served at
+    /// `/.well-known/oauth-authorization-server/tenant1` and
+    /// `/tenant1/.well-known/openid-configuration`. The token endpoint stays `/token`.
+    /// Default None.
+    pub issuer_path: Option<String>,
+    /// Which metadata documents are served. Default both.
+    pub metadata_documents: MetadataDocuments,
+    /// An `issuer` the metadata claims instead of the real one (to test a client's issuer
+    /// check); tokens and assertions still use the real one. Default None.
+    pub issuer_override: Option<String>,
+    /// How the metadata documents are broken. Default none.
+    pub metadata_fault: Option<MetadataFault>,
 }
 
 impl Default for Config {
@@ -102,6 +116,10 @@ impl Default for Config {
             dpop_signing_alg_values_supported: Vec::new(),
             terse_errors: false,
             public_base_url: None,
+            issuer_path: None,
+            metadata_documents: MetadataDocuments::Both,
+            issuer_override: None,
+            metadata_fault: None,
         }
     }
 }
@@ -153,6 +171,8 @@ pub struct Stats {
     pub refresh_grants: u64,
     /// 400 `use_dpop_nonce` answers of the token endpoint.
     pub nonce_rejections_token: u64,
+    /// Every GET of a well-known metadata path, served or not.
+    pub metadata_requests: u64,
     /// Every request to `/dpop/*` received.
     pub api_requests: u64,
     /// 200 answers of the API.

@@ -5,6 +5,7 @@ use crate::authz::token_endpoint;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::{self, Fault};
 use crate::http::{self, Reply, Request, Response};
+use crate::metadata::{is_metadata_path, metadata};
 use crate::proof::{normalize_authority, normalize_url};
 use crate::resource::api;
 use crate::state::Shared;
@@ -77,6 +78,12 @@ impl Server {
     pub fn base_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
+    }
+
+    /// The issuer: the base URL + [`Config::issuer_path`] (the metadata `issuer` unless
+    /// [`Config::issuer_override`] says otherwise, the tokens' `iss`).
+    pub fn issuer(&self) -> String {
+        self.shared.issuer.clone()
     }
 
     /// The token endpoint, base URL + `/token`.
@@ -394,6 +401,7 @@ fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
         _ if is_api => api(shared, request, &url),
         ("/plain", "GET" | "HEAD") => Response::text(200, "hello"),
         ("/stats", "GET") => stats(shared),
+        (path, "GET") if is_metadata_path(path) => metadata(shared, path),
         ("/plain", _) => not_allowed("GET, HEAD"),
         _ => Response::error(404, "not_found", "no such endpoint"),
     }
@@ -416,6 +424,7 @@ fn stats(shared: &Shared) -> Response {
             "client_credentials_grants": s.client_credentials_grants,
             "refresh_grants": s.refresh_grants,
             "nonce_rejections_token": s.nonce_rejections_token,
+            "metadata_requests": s.metadata_requests,
             "api_requests": s.api_requests,
             "api_ok": s.api_ok,
             "nonce_rejections_api": s.nonce_rejections_api,

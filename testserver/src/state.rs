@@ -17,7 +17,7 @@ const RANDOM_BYTES: usize = 16;
 pub struct Shared {
     /// The settings the server started with.
     pub config: Config,
-    /// The server's base URL, used as the access token `iss`.
+    /// The issuer: the base URL + `config.issuer_path`, the access token `iss`.
     pub issuer: String,
     /// `http(s)://127.0.0.1:PORT`.
     pub base_url: String,
@@ -67,6 +67,7 @@ impl Shared {
     /// State for a server with these settings and base URL.
     pub fn new(config: Config, base_url: String) -> Shared {
         let rng = SystemRandom::new();
+        let issuer = format!("{base_url}{}", config.issuer_path.as_deref().unwrap_or_default());
         let nonces = Nonces {
             current: random_b64(&rng),
             previous: None,
@@ -75,7 +76,7 @@ impl Shared {
             token_fault: Mutex::new(config.token_fault.clone()),
             clock: Clock::new(config.clock_offset_secs),
             config,
-            issuer: base_url.clone(),
+            issuer,
             base_url,
             assertion_jtis: Mutex::new(HashSet::new()),
             stop: AtomicBool::new(false),

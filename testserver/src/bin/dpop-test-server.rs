@@ -1,7 +1,7 @@
 //! `dpop-test-server`: the strict DPoP test server as a process, for `make demo` and tests in
 //! other languages. Runs until killed.
 
-use dpop_testserver::{Client, ClientAuth, Config, Server};
+use dpop_testserver::{Client, ClientAuth, Config, MetadataDocuments, MetadataFault, Server};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -24,6 +24,12 @@ const USAGE: &str = "usage: dpop-test-server [options]
                            holding it; EC P-256/P-384, Ed25519, RSA; repeatable)
   --public-client ID       a public client (client_id only, no client_credentials; repeatable)
   --assertion-aud-issuer-only   a client assertion's aud must be the issuer, one string
+  --issuer-path PATH       the issuer is base URL + PATH (e.g. /tenant1); metadata at
+                           /.well-known/oauth-authorization-server/tenant1 and
+                           /tenant1/.well-known/openid-configuration
+  --metadata WHICH         both (default) | openid | oauth | none: the documents served
+  --issuer-override URL    the metadata claims this issuer (tokens keep the real one)
+  --metadata-fault F       not-json | no-token-endpoint: the metadata is broken
   --token-fault FAULT      the token endpoint misbehaves (see below)
   --api-fault FAULT        the API misbehaves (see below)
   --quiet                  do not log requests to stderr
@@ -113,6 +119,32 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 auth: ClientAuth::None,
             }),
             "--assertion-aud-issuer-only" => config.assertion_aud_issuer_only = true,
+            "--issuer-path" => config.issuer_path = Some(value()?),
+            "--metadata" => {
+                config.metadata_documents = match value()?.as_str() {
+                    "both" => MetadataDocuments::Both,
+                    "openid" => MetadataDocuments::OpenIdOnly,
+                    "oauth" => MetadataDocuments::OAuthOnly,
+                    "none" => MetadataDocuments::None,
+                    other => {
+                        return Err(format!(
+                            "--metadata: '{other}' is not both, openid, oauth or none"
+                        ))
+                    }
+                }
+            }
+            "--issuer-override" => config.issuer_override = Some(value()?),
+            "--metadata-fault" => {
+                config.metadata_fault = Some(match value()?.as_str() {
+                    "not-json" => MetadataFault::NotJson,
+                    "no-token-endpoint" => MetadataFault::NoTokenEndpoint,
+                    other => {
+                        return Err(format!(
+                            "--metadata-fault: '{other}' is not not-json or no-token-endpoint"
+                        ))
+                    }
+                })
+            }
             "--quiet" => options.quiet = true,
             "--clock-offset" => {
                 let text = value()?;
