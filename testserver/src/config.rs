@@ -1,7 +1,7 @@
 //! What a test server does: its clients, token lifetime, which DPoP behaviours it demands and
 //! how its endpoints misbehave.
 
-use crate::fault::Fault;
+use crate::fault::{Fault, RetryAfter};
 use crate::metadata::{MetadataDocuments, MetadataFault};
 use crate::proof::{self, Expected, VerifiedProof};
 
@@ -90,6 +90,10 @@ pub struct Config {
     pub issuer_override: Option<String>,
     /// How the metadata documents are broken. Default none.
     pub metadata_fault: Option<MetadataFault>,
+    /// The first requests to `POST /token` get a 503 or 429 with `Retry-After`. Default none.
+    pub token_retry_after: Option<RetryAfter>,
+    /// The first requests to the API get a 503 or 429 with `Retry-After`. Default none.
+    pub api_retry_after: Option<RetryAfter>,
 }
 
 impl Default for Config {
@@ -120,6 +124,8 @@ impl Default for Config {
             metadata_documents: MetadataDocuments::Both,
             issuer_override: None,
             metadata_fault: None,
+            token_retry_after: None,
+            api_retry_after: None,
         }
     }
 }
@@ -173,6 +179,10 @@ pub struct Stats {
     pub nonce_rejections_token: u64,
     /// Every GET of a well-known metadata path, served or not.
     pub metadata_requests: u64,
+    /// Answers of the token endpoint under [`Config::token_retry_after`].
+    pub retry_after_token: u64,
+    /// Answers of the API under [`Config::api_retry_after`].
+    pub retry_after_api: u64,
     /// Every request to `/dpop/*` received.
     pub api_requests: u64,
     /// 200 answers of the API.

@@ -26,7 +26,7 @@ mod token;
 
 pub use client_auth::ASSERTION_TYPE;
 pub use config::{Client, ClientAuth, Config, RecordedRequest, Stats};
-pub use fault::{Fault, FAULT_SYNTAX};
+pub use fault::{Fault, RetryAfter, FAULT_SYNTAX, RETRY_AFTER_SYNTAX};
 pub use jws::SUPPORTED_ALGS;
 pub use metadata::{MetadataDocuments, MetadataFault};
 pub use proof::VerifiedProof;

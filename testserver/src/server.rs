@@ -348,9 +348,12 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
         record(shared, request, None);
         return Reply::Close;
     }
-    let mut response = match fault.and_then(|fault| fault.response(shared)) {
+    let mut response = match retry_after(shared, endpoint) {
         Some(response) => response,
-        None => dispatch(shared, request, tls),
+        None => match fault.and_then(|fault| fault.response(shared)) {
+            Some(response) => response,
+            None => dispatch(shared, request, tls),
+        },
     };
     if fault == Some(&Fault::NonceOn200) && (200..300).contains(&response.status) {
         response
@@ -365,6 +368,28 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
             .with_header("Pragma", "no-cache")
             .with_header("Date", shared.clock.http_date()),
     )
+}
+
+/// The endpoint's Retry-After answer, while it has some left.
+fn retry_after(shared: &Shared, endpoint: Endpoint) -> Option<Response> {
+    let config = &shared.config;
+    let retry = match endpoint {
+        Endpoint::Token => config.token_retry_after?,
+        Endpoint::Api => config.api_retry_after?,
+        Endpoint::Other => return None,
+    };
+    {
+        let mut stats = shared.stats();
+        let answered = match endpoint {
+            Endpoint::Token => &mut stats.retry_after_token,
+            _ => &mut stats.retry_after_api,
+        };
+        if *answered >= retry.count {
+            return None;
+        }
+        *answered += 1;
+    }
+    Some(retry.response(shared))
 }
 
 /// Records a request with its answer (None: never answered).
@@ -425,6 +450,8 @@ fn stats(shared: &Shared) -> Response {
             "refresh_grants": s.refresh_grants,
             "nonce_rejections_token": s.nonce_rejections_token,
             "metadata_requests": s.metadata_requests,
+            "retry_after_token": s.retry_after_token,
+            "retry_after_api": s.retry_after_api,
             "api_requests": s.api_requests,
             "api_ok": s.api_ok,
             "nonce_rejections_api": s.nonce_rejections_api,

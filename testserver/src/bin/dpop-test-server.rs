@@ -30,6 +30,9 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --metadata WHICH         both (default) | openid | oauth | none: the documents served
   --issuer-override URL    the metadata claims this issuer (tokens keep the real one)
   --metadata-fault F       not-json | no-token-endpoint: the metadata is broken
+  --token-retry-after R    the first token requests get 503/429 + Retry-After, R is
+                           STATUS:SECONDS:COUNT[:date] (date: an HTTP-date, not seconds)
+  --api-retry-after R      the same for the API
   --token-fault FAULT      the token endpoint misbehaves (see below)
   --api-fault FAULT        the API misbehaves (see below)
   --quiet                  do not log requests to stderr
@@ -145,6 +148,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     }
                 })
             }
+            "--token-retry-after" => config.token_retry_after = Some(value()?.parse()?),
+            "--api-retry-after" => config.api_retry_after = Some(value()?.parse()?),
             "--quiet" => options.quiet = true,
             "--clock-offset" => {
                 let text = value()?;
