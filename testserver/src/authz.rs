@@ -1,11 +1,11 @@
-//! The token endpoint (`POST /token`): client_credentials and refresh_token grants for
-//! confidential clients, each bound to the key of a DPoP proof (RFC 9449 §5).
+//! The token endpoint (`POST /token`): the form, the DPoP proof and its nonce, client
+//! authentication; the grants are in [`crate::grants`].
 
 use crate::client_auth::{authenticate, record_assertion};
+use crate::grants;
 use crate::http::{Request, Response};
-use crate::proof::{self, VerifiedProof};
+use crate::proof;
 use crate::state::{NonceCheck, Shared, NONCE_NOT_ISSUED};
-use crate::token::RefreshGrant;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -66,45 +66,7 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     }
 
     let client = authenticate(shared, request, &form, fresh_assertion, url)?;
-    let client_id = client.id;
-    match form.get("grant_type").map(String::as_str) {
-        None => Err(invalid_request("grant_type is missing")),
-        Some("client_credentials") if client.public => Err(Response::error(
-            400,
-            "unauthorized_client",
-            "client_credentials is for confidential clients",
-        )),
-        Some("client_credentials") => {
-            let scope = form.get("scope").cloned();
-            let response = issue(shared, &client_id, &proof, scope);
-            shared.stats().client_credentials_grants += 1;
-            Ok(response)
-        }
-        Some("refresh_token") => {
-            let refresh_token = form
-                .get("refresh_token")
-                .ok_or_else(|| invalid_request("refresh_token is missing"))?;
-            let grant = shared.tokens().refresh(refresh_token).cloned();
-            let invalid_grant = |description| Response::error(400, "invalid_grant", description);
-            let grant = grant.ok_or_else(|| invalid_grant("refresh token is unknown or already used"))?;
-            if grant.client_id != client_id {
-                return Err(invalid_grant("refresh token was issued to another client"));
-            }
-            if grant.jkt != proof.jkt {
-                return Err(invalid_grant("refresh token is bound to another DPoP key"));
-            }
-            shared.tokens().remove_refresh(refresh_token);
-            let scope = form.get("scope").cloned().or(grant.scope);
-            let response = issue(shared, &client_id, &proof, scope);
-            shared.stats().refresh_grants += 1;
-            Ok(response)
-        }
-        Some(_) => Err(Response::error(
-            400,
-            "unsupported_grant_type",
-            "grant_type is not client_credentials or refresh_token",
-        )),
-    }
+    grants::grant(shared, &client, &form, &proof)
 }
 
 /// 400 `invalid_dpop_proof`, without the description under `terse_errors`.
@@ -114,52 +76,6 @@ fn invalid_proof(shared: &Shared, description: &str) -> Response {
     } else {
         Response::error(400, "invalid_dpop_proof", description)
     }
-}
-
-/// Issues an access token (and a refresh token when configured) bound to the proof's key.
-fn issue(shared: &Shared, client_id: &str, proof: &VerifiedProof, scope: Option<String>) -> Response {
-    let iat = shared.clock.now();
-    // Rounded up, so the token lasts at least token_ttl seconds from now (expires_in), not
-    // up to a second less; a lifetime of 0 stays expired at once.
-    let ttl = shared.config.token_ttl;
-    let exp = if ttl == 0 {
-        iat
-    } else {
-        shared.clock.now_ceil() + ttl
-    };
-    let jti = shared.random();
-    let mut claims = json!({
-        "iss": shared.issuer,
-        "sub": client_id,
-        "client_id": client_id,
-        "iat": iat,
-        "exp": exp,
-        "jti": jti,
-        "cnf": {"jkt": proof.jkt},
-    });
-    let mut body = json!({
-        "access_token": "",
-        "token_type": shared.config.token_type,
-        "expires_in": shared.config.token_ttl,
-    });
-    if let Some(scope) = &scope {
-        claims["scope"] = json!(scope);
-        body["scope"] = json!(scope);
-    }
-    body["access_token"] = json!(shared.signer.mint(&claims));
-    shared.tokens().add_access(jti);
-    if shared.config.issue_refresh_tokens {
-        let refresh_token = shared.random();
-        let grant = RefreshGrant {
-            client_id: client_id.to_owned(),
-            jkt: proof.jkt.clone(),
-            scope,
-        };
-        shared.tokens().add_refresh(refresh_token.clone(), grant);
-        body["refresh_token"] = json!(refresh_token);
-    }
-    shared.stats().tokens_issued += 1;
-    Response::json(200, &body)
 }
 
 /// Parses an application/x-www-form-urlencoded body. None if it is malformed or repeats a

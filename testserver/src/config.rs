@@ -24,8 +24,21 @@ pub struct Config {
     /// `exp` is the issue time rounded up to a whole second plus the lifetime, so a token is
     /// good for at least `token_ttl` seconds after it was issued, as `expires_in` says.
     pub token_ttl: u64,
-    /// Whether token responses carry a `refresh_token`. Default false.
+    /// Whether client_credentials responses carry a `refresh_token`. Default false. Refresh
+    /// tokens are bound to the key of the proof of the grant that issued them (another key:
+    /// 400 `invalid_grant` "refresh token is bound to another DPoP key").
     pub issue_refresh_tokens: bool,
+    /// Whether each refresh_token grant uses up its refresh token and answers with a new one
+    /// (reuse: 400 `invalid_grant` "refresh token is unknown or already used"). Default true;
+    /// false keeps refresh tokens valid and answers without a new one. A `use_dpop_nonce`
+    /// answer (or any refusal) leaves the refresh token as it was.
+    pub rotate_refresh_tokens: bool,
+    /// An `assertion` the jwt-bearer grant accepts as it is. Default None.
+    pub jwt_bearer_assertion: Option<String>,
+    /// A public JWK whose signed JWTs (with an `exp` in the future, if any) the jwt-bearer grant
+    /// accepts as `assertion`. Default None. With neither this nor `jwt_bearer_assertion`,
+    /// every assertion is refused (400 `invalid_grant` "assertion is not accepted").
+    pub jwt_bearer_jwk: Option<serde_json::Value>,
     /// Whether the token endpoint demands a DPoP nonce (400 `use_dpop_nonce`). Default false.
     /// A server with none of the nonce settings refuses every proof that carries a nonce
     /// (`invalid_dpop_proof`): it issued none, so the client took it from another origin.
@@ -104,6 +117,9 @@ impl Default for Config {
             assertion_aud_issuer_only: false,
             token_ttl: 300,
             issue_refresh_tokens: false,
+            rotate_refresh_tokens: true,
+            jwt_bearer_assertion: None,
+            jwt_bearer_jwk: None,
             require_nonce_token: false,
             require_nonce_api: false,
             api_nonce_every_request: false,
@@ -175,6 +191,10 @@ pub struct Stats {
     pub client_credentials_grants: u64,
     /// Successful refresh_token grants.
     pub refresh_grants: u64,
+    /// Successful token exchange grants.
+    pub token_exchange_grants: u64,
+    /// Successful jwt-bearer grants.
+    pub jwt_bearer_grants: u64,
     /// 400 `use_dpop_nonce` answers of the token endpoint.
     pub nonce_rejections_token: u64,
     /// Every GET of a well-known metadata path, served or not.

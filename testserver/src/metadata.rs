@@ -35,7 +35,12 @@ pub enum MetadataFault {
 }
 
 /// The grant types the token endpoint supports.
-pub const GRANT_TYPES: [&str; 2] = ["client_credentials", "refresh_token"];
+pub const GRANT_TYPES: [&str; 4] = [
+    "client_credentials",
+    "refresh_token",
+    crate::grants::TOKEN_EXCHANGE,
+    crate::grants::JWT_BEARER,
+];
 
 /// Whether `path` is a well-known metadata path (counted in `metadata_requests`).
 pub fn is_metadata_path(path: &str) -> bool {

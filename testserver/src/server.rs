@@ -106,6 +106,19 @@ impl Server {
         self.shared.stats().clone()
     }
 
+    /// A refresh token for `client_id`, bound to the DPoP key with thumbprint `jkt`, as if a
+    /// grant had issued it: a test's starting point for the refresh_token grant.
+    pub fn issue_refresh_token(&self, client_id: &str, jkt: &str) -> String {
+        let token = self.shared.random();
+        let grant = crate::token::RefreshGrant {
+            client_id: client_id.to_owned(),
+            jkt: jkt.to_owned(),
+            scope: None,
+        };
+        self.shared.tokens().add_refresh(token.clone(), grant);
+        token
+    }
+
     /// Makes every access token issued so far fail at the API with `invalid_token`.
     pub fn revoke_all_tokens(&self) {
         self.shared.tokens().revoke_all();
@@ -448,6 +461,8 @@ fn stats(shared: &Shared) -> Response {
             "tokens_issued": s.tokens_issued,
             "client_credentials_grants": s.client_credentials_grants,
             "refresh_grants": s.refresh_grants,
+            "token_exchange_grants": s.token_exchange_grants,
+            "jwt_bearer_grants": s.jwt_bearer_grants,
             "nonce_rejections_token": s.nonce_rejections_token,
             "metadata_requests": s.metadata_requests,
             "retry_after_token": s.retry_after_token,

@@ -13,6 +13,10 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --token-nonce-every-request   the token endpoint rejects every request with a fresh nonce
   --ttl SECONDS            access token lifetime (default 300)
   --refresh-tokens         issue refresh tokens
+  --no-rotate-refresh-tokens   a refresh token stays valid after use (default: replaced)
+  --jwt-bearer-assertion A the jwt-bearer grant accepts the assertion A as it is
+  --jwt-bearer-jwk JWK     the jwt-bearer grant accepts JWTs signed by this public JWK (JSON,
+                           or a file holding it)
   --token-type TYPE        token_type of token responses (default DPoP)
   --iat-window SECONDS     allowed proof iat skew (default 60)
   --rotate-nonce-every N   a new nonce after every N token and API requests (default never)
@@ -107,11 +111,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     auth: ClientAuth::SecretJwt(secret),
                 });
             }
+            "--no-rotate-refresh-tokens" => config.rotate_refresh_tokens = false,
+            "--jwt-bearer-assertion" => config.jwt_bearer_assertion = Some(value()?),
+            "--jwt-bearer-jwk" => config.jwt_bearer_jwk = Some(jwk(&flag, value()?)?),
             "--client-key" => {
-                let (id, jwk) = pair(&flag, &value()?)?;
-                let jwk = std::fs::read_to_string(&jwk).unwrap_or(jwk);
-                let jwk = serde_json::from_str(&jwk)
-                    .map_err(|e| format!("--client-key: the JWK is not JSON: {e}"))?;
+                let (id, text) = pair(&flag, &value()?)?;
+                let jwk = jwk(&flag, text)?;
                 config.registered_clients.push(Client {
                     id,
                     auth: ClientAuth::PrivateKeyJwt(jwk),
@@ -174,6 +179,12 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     Ok(options)
+}
+
+/// A JWK given as JSON text or as the path of a file holding it.
+fn jwk(flag: &str, text: String) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(&text).unwrap_or(text);
+    serde_json::from_str(&text).map_err(|e| format!("{flag}: the JWK is not JSON: {e}"))
 }
 
 /// The two halves of `ID:VALUE`.
