@@ -1,16 +1,13 @@
-//! The token endpoint (`POST /token`): client_credentials and refresh_token grants for
-//! confidential clients, each bound to the key of a DPoP proof (RFC 9449 §5).
+//! The token endpoint (`POST /token`): the form, the DPoP proof and its nonce, client
+//! authentication; the grants are in [`crate::grants`].
 
+use crate::client_auth::{authenticate, record_assertion};
+use crate::grants;
 use crate::http::{Request, Response};
-use crate::proof::{self, VerifiedProof};
-use crate::state::{now, now_ceil, NonceCheck, Shared, NONCE_NOT_ISSUED};
-use crate::token::RefreshGrant;
-use base64ct::{Base64, Encoding};
+use crate::proof;
+use crate::state::{NonceCheck, Shared, NONCE_NOT_ISSUED};
 use serde_json::json;
 use std::collections::HashMap;
-
-/// The `WWW-Authenticate` challenge for failed HTTP Basic client authentication.
-const BASIC_CHALLENGE: &str = r#"Basic realm="dpop-test-server""#;
 
 /// Answers a token request. `url` is the normalised URL the request was sent to.
 pub fn token_endpoint(shared: &Shared, request: &Request, url: &str) -> Response {
@@ -33,9 +30,14 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
         ));
     }
     let form = parse_form(&request.body).ok_or_else(|| invalid_request("malformed form body"))?;
+    let fresh_assertion = record_assertion(shared, &form);
 
-    let now = now();
+    let now = shared.clock.now();
+    let invalid_proof = |description: &str| invalid_proof(shared, description);
     let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
+    if let Err(description) = proof::alg_allowed(&shared.config.dpop_signing_alg_values_supported, &proof) {
+        return Err(invalid_proof(&description));
+    }
     if proof.claim("nonce").is_some() && !shared.issues_nonces() {
         return Err(invalid_proof(NONCE_NOT_ISSUED));
     }
@@ -63,152 +65,17 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
         return Err(invalid_proof("jti has been used before"));
     }
 
-    let client_id = authenticate(shared, request, &form)?;
-    match form.get("grant_type").map(String::as_str) {
-        None => Err(invalid_request("grant_type is missing")),
-        Some("client_credentials") => {
-            let scope = form.get("scope").cloned();
-            let response = issue(shared, &client_id, &proof, scope);
-            shared.stats().client_credentials_grants += 1;
-            Ok(response)
-        }
-        Some("refresh_token") => {
-            let refresh_token = form
-                .get("refresh_token")
-                .ok_or_else(|| invalid_request("refresh_token is missing"))?;
-            let grant = shared.tokens().refresh(refresh_token).cloned();
-            let invalid_grant = |description| Response::error(400, "invalid_grant", description);
-            let grant = grant.ok_or_else(|| invalid_grant("refresh token is unknown or already used"))?;
-            if grant.client_id != client_id {
-                return Err(invalid_grant("refresh token was issued to another client"));
-            }
-            if grant.jkt != proof.jkt {
-                return Err(invalid_grant("refresh token is bound to another DPoP key"));
-            }
-            shared.tokens().remove_refresh(refresh_token);
-            let scope = form.get("scope").cloned().or(grant.scope);
-            let response = issue(shared, &client_id, &proof, scope);
-            shared.stats().refresh_grants += 1;
-            Ok(response)
-        }
-        Some(_) => Err(Response::error(
-            400,
-            "unsupported_grant_type",
-            "grant_type is not client_credentials or refresh_token",
-        )),
-    }
+    let client = authenticate(shared, request, &form, fresh_assertion, url)?;
+    grants::grant(shared, &client, &form, &proof)
 }
 
-fn invalid_proof(description: &str) -> Response {
-    Response::error(400, "invalid_dpop_proof", description)
-}
-
-/// The authenticated client_id, by client_secret_basic or client_secret_post (not both).
-fn authenticate(
-    shared: &Shared,
-    request: &Request,
-    form: &HashMap<String, String>,
-) -> Result<String, Response> {
-    let invalid_client = |description| Response::error(401, "invalid_client", description);
-    let basic = match request.header("authorization") {
-        None => None,
-        Some(value) => {
-            let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
-            if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(invalid_client("Authorization header is not Basic")
-                    .with_header("WWW-Authenticate", BASIC_CHALLENGE));
-            }
-            let malformed = || {
-                invalid_client("malformed Basic credentials").with_header("WWW-Authenticate", BASIC_CHALLENGE)
-            };
-            let decoded = Base64::decode_vec(credentials.trim()).map_err(|_| malformed())?;
-            let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-            Some((
-                form_decode(id).ok_or_else(malformed)?,
-                form_decode(secret).ok_or_else(malformed)?,
-            ))
-        }
-    };
-    let (id, secret, is_basic) = match (basic, form.get("client_secret")) {
-        (Some(_), Some(_)) => {
-            return Err(Response::error(
-                400,
-                "invalid_request",
-                "more than one client authentication method",
-            ))
-        }
-        (Some((id, secret)), None) => {
-            if form.get("client_id").is_some_and(|form_id| *form_id != id) {
-                return Err(invalid_client("client_id does not match the Basic credentials"));
-            }
-            (id, secret, true)
-        }
-        (None, Some(secret)) => {
-            let id = form
-                .get("client_id")
-                .ok_or_else(|| invalid_client("client_id is missing"))?;
-            (id.clone(), secret.clone(), false)
-        }
-        (None, None) => return Err(invalid_client("client authentication is missing")),
-    };
-    if shared
-        .config
-        .clients
-        .iter()
-        .any(|(i, s)| *i == id && *s == secret)
-    {
-        Ok(id)
+/// 400 `invalid_dpop_proof`, without the description under `terse_errors`.
+fn invalid_proof(shared: &Shared, description: &str) -> Response {
+    if shared.config.terse_errors {
+        Response::json(400, &json!({"error": "invalid_dpop_proof"}))
     } else {
-        let response = invalid_client("client authentication failed");
-        Err(if is_basic {
-            response.with_header("WWW-Authenticate", BASIC_CHALLENGE)
-        } else {
-            response
-        })
+        Response::error(400, "invalid_dpop_proof", description)
     }
-}
-
-/// Issues an access token (and a refresh token when configured) bound to the proof's key.
-fn issue(shared: &Shared, client_id: &str, proof: &VerifiedProof, scope: Option<String>) -> Response {
-    let iat = now();
-    // Rounded up, so the token lasts at least token_ttl seconds from now (expires_in), not
-    // up to a second less; a lifetime of 0 stays expired at once.
-    let ttl = shared.config.token_ttl;
-    let exp = if ttl == 0 { iat } else { now_ceil() + ttl };
-    let jti = shared.random();
-    let mut claims = json!({
-        "iss": shared.issuer,
-        "sub": client_id,
-        "client_id": client_id,
-        "iat": iat,
-        "exp": exp,
-        "jti": jti,
-        "cnf": {"jkt": proof.jkt},
-    });
-    let mut body = json!({
-        "access_token": "",
-        "token_type": shared.config.token_type,
-        "expires_in": shared.config.token_ttl,
-    });
-    if let Some(scope) = &scope {
-        claims["scope"] = json!(scope);
-        body["scope"] = json!(scope);
-    }
-    body["access_token"] = json!(shared.signer.mint(&claims));
-    shared.tokens().add_access(jti);
-    if shared.config.issue_refresh_tokens {
-        let refresh_token = shared.random();
-        let grant = RefreshGrant {
-            client_id: client_id.to_owned(),
-            jkt: proof.jkt.clone(),
-            scope,
-        };
-        shared.tokens().add_refresh(refresh_token.clone(), grant);
-        body["refresh_token"] = json!(refresh_token);
-    }
-    shared.stats().tokens_issued += 1;
-    Response::json(200, &body)
 }
 
 /// Parses an application/x-www-form-urlencoded body. None if it is malformed or repeats a

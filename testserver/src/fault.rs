@@ -117,9 +117,94 @@ fn filler(len: u64, per_second: Option<u64>) -> Response {
     }
 }
 
+/// The first `count` requests to an endpoint are answered with `status` (503 or 429) and
+/// `Retry-After` ([`Config::token_retry_after`], [`Config::api_retry_after`]); later ones as
+/// usual. The body is an OAuth-style JSON error (`temporarily_unavailable` for 503,
+/// `slow_down` for 429); the endpoint looks at nothing and issues nothing.
+///
+/// [`Config::token_retry_after`]: crate::Config::token_retry_after
+/// [`Config::api_retry_after`]: crate::Config::api_retry_after
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryAfter {
+    /// 503 or 429.
+    pub status: u16,
+    /// The delay the header asks for, in seconds.
+    pub seconds: u64,
+    /// How many requests get this answer.
+    pub count: u64,
+    /// Whether the header is an HTTP-date (the server's now + `seconds`) rather than seconds.
+    pub http_date: bool,
+}
+
+impl RetryAfter {
+    /// The answer, with the server's clock.
+    pub(crate) fn response(&self, shared: &Shared) -> Response {
+        let value = if self.http_date {
+            crate::clock::http_date(shared.clock.now().saturating_add(self.seconds))
+        } else {
+            self.seconds.to_string()
+        };
+        let error = if self.status == 429 {
+            "slow_down"
+        } else {
+            "temporarily_unavailable"
+        };
+        Response::error(self.status, error, "the server is busy; retry later")
+            .with_header("Retry-After", value)
+    }
+}
+
+/// How [`RetryAfter`] is written on the command line.
+pub const RETRY_AFTER_SYNTAX: &str = "STATUS:SECONDS:COUNT[:date] (STATUS 503 or 429)";
+
+impl FromStr for RetryAfter {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<RetryAfter, String> {
+        let bad = || format!("'{text}' is not {RETRY_AFTER_SYNTAX}");
+        let parts: Vec<&str> = text.split(':').collect();
+        let (numbers, http_date) = match parts[..] {
+            [status, seconds, count] => ([status, seconds, count], false),
+            [status, seconds, count, "date"] => ([status, seconds, count], true),
+            _ => return Err(bad()),
+        };
+        let [status, seconds, count] = numbers.map(|n| n.parse::<u64>().map_err(|_| bad()));
+        let retry = RetryAfter {
+            status: u16::try_from(status?).map_err(|_| bad())?,
+            seconds: seconds?,
+            count: count?,
+            http_date,
+        };
+        check_retry_after(Some(&retry))?;
+        Ok(retry)
+    }
+}
+
+impl fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.status, self.seconds, self.count)?;
+        if self.http_date {
+            f.write_str(":date")?;
+        }
+        Ok(())
+    }
+}
+
+fn check_retry_after(retry: Option<&RetryAfter>) -> Result<(), String> {
+    match retry {
+        Some(retry) if !matches!(retry.status, 429 | 503) => Err(format!(
+            "a Retry-After status must be 503 or 429, not {}",
+            retry.status
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses faults set on an endpoint they do not apply to.
 pub(crate) fn check(config: &Config) -> Result<(), String> {
     check_token_fault(config.token_fault.as_ref())?;
+    check_retry_after(config.token_retry_after.as_ref())?;
+    check_retry_after(config.api_retry_after.as_ref())?;
     if config.api_fault == Some(Fault::NoAccessToken) {
         return Err("the no-access-token fault is for the token endpoint, not the API".into());
     }
@@ -227,6 +312,17 @@ mod tests {
         ];
         for fault in faults {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault.clone()), "{fault}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_back_what_it_writes_and_refuses_other_statuses() {
+        use super::RetryAfter;
+        for text in ["503:2:1", "429:0:3:date"] {
+            assert_eq!(text.parse::<RetryAfter>().unwrap().to_string(), text);
+        }
+        for text in ["500:1:1", "503:1", "503:1:1:x", "503:a:1"] {
+            assert!(text.parse::<RetryAfter>().is_err(), "{text}");
         }
     }
 

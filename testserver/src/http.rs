@@ -173,8 +173,10 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         411 => "Length Required",
         413 => "Content Too Large",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Status",
     }
 }
@@ -198,14 +200,15 @@ impl Stream for TcpStream {
 impl Stream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {}
 
 /// Serves requests on one connection until the peer closes it, an error happens or `stop` is set.
-/// `handle` sees each request; `on_bad` sees each malformed request's error response. With
+/// `handle` sees each request; `on_bad` sees each malformed request's error response, and
+/// returns it as it is to be sent. With
 /// `resets`, each request's head is first looked at without being taken (plain TCP only): when
 /// `resets` says so, the connection is dropped with the request unread, which resets it.
 pub fn serve<S: Stream>(
     stream: S,
     stop: &AtomicBool,
     mut handle: impl FnMut(&Request) -> Reply,
-    mut on_bad: impl FnMut(&Response),
+    mut on_bad: impl FnMut(Response) -> Response,
     resets: Option<&dyn Fn(&Request) -> bool>,
 ) {
     let mut conn = Connection {
@@ -223,7 +226,7 @@ pub fn serve<S: Stream>(
             Ok(Some(request)) => request,
             Ok(None) => return,
             Err(Bad(response)) => {
-                on_bad(&response);
+                let response = on_bad(response);
                 let _ = conn.write_response(&response, false, false);
                 return;
             }

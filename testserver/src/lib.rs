@@ -3,26 +3,36 @@
 //!
 //! It verifies proofs itself with `ring` (no code shared with the client library), names the
 //! check a rejected request failed in `error_description`, and counts and records every request.
-//! Endpoints: `POST /token` (client_credentials and refresh_token grants), `/dpop/*` (the
-//! protected API; it echoes what it saw), `GET /plain` (no auth), `GET /stall` (never answers).
+//! Endpoints: `POST /token` (client_credentials, refresh_token, token exchange and jwt-bearer
+//! grants; client_secret_basic/_post/_jwt, private_key_jwt and public clients), `/dpop/*` (the
+//! protected API; it echoes what it saw), the metadata under `/.well-known/`, `GET /stats`,
+//! `GET /plain` (no auth), `GET /stall` (never answers). Every answer has a `Date` of the
+//! server's clock, which can be set off the real time.
 //! The token endpoint and the API can each be given a [`Fault`] (a 500, an HTML page, a hang, a
 //! reset, a 200 MB or trickling body, a redirect, ...) to test clients against broken servers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod authz;
+mod client_auth;
+mod clock;
 mod config;
 mod fault;
+mod grants;
 mod http;
 mod jws;
+mod metadata;
 mod proof;
 mod resource;
 mod server;
 mod state;
 mod token;
 
-pub use config::{Config, RecordedRequest, Stats};
-pub use fault::{Fault, FAULT_SYNTAX};
+pub use client_auth::ASSERTION_TYPE;
+pub use config::{Client, ClientAuth, Config, RecordedRequest, Stats};
+pub use fault::{Fault, RetryAfter, FAULT_SYNTAX, RETRY_AFTER_SYNTAX};
+pub use grants::{ACCESS_TOKEN_TYPE, JWT_BEARER, TOKEN_EXCHANGE};
 pub use jws::SUPPORTED_ALGS;
+pub use metadata::{MetadataDocuments, MetadataFault};
 pub use proof::VerifiedProof;
 pub use server::Server;

@@ -5,7 +5,7 @@
 //! which holds the state they need.
 
 use crate::http::Request;
-use crate::jws::{decode_b64, decode_json_part, Alg, PublicJwk};
+use crate::jws::{Alg, Compact, PublicJwk, SplitError};
 use serde_json::{Map, Value};
 
 /// A proof that passed every stateless check.
@@ -19,6 +19,8 @@ pub struct VerifiedProof {
     pub jti: String,
     /// The `iat` claim.
     pub iat: u64,
+    /// The `alg` of the header, as sent (`EdDSA` and `Ed25519` are told apart).
+    pub alg: String,
 }
 
 impl VerifiedProof {
@@ -65,26 +67,22 @@ pub fn verify(headers: &[&str], expected: &Expected) -> Result<VerifiedProof, &'
         [one] if !one.contains(',') => one.trim(),
         _ => return Err("more than one DPoP header"),
     };
-    let parts: Vec<&str> = jws.split('.').collect();
-    let [header_b64, payload_b64, signature_b64] = parts[..] else {
-        return Err("DPoP proof is not a compact JWS with three parts");
-    };
-    let header = decode_json_part(header_b64).ok_or("DPoP proof header is not base64url-encoded JSON")?;
-    if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+    let jws = Compact::split(jws).map_err(|e| match e {
+        SplitError::Parts => "DPoP proof is not a compact JWS with three parts",
+        SplitError::Header => "DPoP proof header is not base64url-encoded JSON",
+    })?;
+    if jws.header_str("typ") != Some("dpop+jwt") {
         return Err("typ is not dpop+jwt");
     }
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .and_then(Alg::from_name)
-        .ok_or("alg is not one of ES256 ES384 EdDSA Ed25519")?;
-    let jwk = PublicJwk::parse(alg, header.get("jwk").ok_or("jwk is missing")?)?;
-    let signature = decode_b64(signature_b64).ok_or("signature is invalid")?;
-    let signing_input = &jws[..header_b64.len() + 1 + payload_b64.len()];
-    if !jwk.verifies(signing_input.as_bytes(), &signature) {
+    let alg_name = jws.header_str("alg").unwrap_or_default().to_owned();
+    let alg = Alg::from_name(&alg_name).ok_or("alg is not one of ES256 ES384 EdDSA Ed25519 PS256 RS256")?;
+    let jwk = PublicJwk::parse(alg, jws.header.get("jwk").ok_or("jwk is missing")?)?;
+    if !jws.verifies(&jwk) {
         return Err("signature is invalid");
     }
-    let claims = decode_json_part(payload_b64).ok_or("DPoP proof payload is not base64url-encoded JSON")?;
+    let claims = jws
+        .payload()
+        .ok_or("DPoP proof payload is not base64url-encoded JSON")?;
     let text = |name| claims.get(name).and_then(Value::as_str);
     match text("htm") {
         None => return Err("htm is missing"),
@@ -120,7 +118,18 @@ pub fn verify(headers: &[&str], expected: &Expected) -> Result<VerifiedProof, &'
         jkt: jwk.thumbprint,
         jti,
         iat,
+        alg: alg_name,
     })
+}
+
+/// Whether the proof's `alg` is in `allowed` (empty: every supported one); the refusal's
+/// description otherwise.
+pub fn alg_allowed(allowed: &[String], proof: &VerifiedProof) -> Result<(), String> {
+    if allowed.is_empty() || allowed.contains(&proof.alg) {
+        Ok(())
+    } else {
+        Err(format!("alg is not one of {}", allowed.join(" ")))
+    }
 }
 
 /// Normalises an absolute http(s) URL for comparison (RFC 3986 §6.2.2.1, §6.2.3): scheme and

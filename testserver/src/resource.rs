@@ -4,31 +4,36 @@ use crate::fault::Fault;
 use crate::http::{Request, Response};
 use crate::jws::{sha256_b64, SUPPORTED_ALGS};
 use crate::proof::{self, VerifiedProof};
-use crate::state::{now, NonceCheck, Shared, NONCE_NOT_ISSUED};
+use crate::state::{NonceCheck, Shared, NONCE_NOT_ISSUED};
 use crate::token::TokenState;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// Request headers left out of the echo in a 200 answer.
 const SENSITIVE_HEADERS: [&str; 4] = ["authorization", "dpop", "cookie", "proxy-authorization"];
+
+/// The `invalid_token` description for a DPoP-bound token whose `cnf.jkt` is not the
+/// thumbprint of the proof's key.
+pub const KEY_MISMATCH: &str = "the proof key does not match the token's cnf.jkt";
 
 /// Why the API refused a request.
 struct Refusal {
     /// `invalid_dpop_proof`, `invalid_token` or `use_dpop_nonce`; None when no credentials came.
     error: Option<&'static str>,
-    description: &'static str,
+    description: Cow<'static, str>,
     /// Whether to add a Bearer challenge (the client sent a Bearer token).
     bearer: bool,
 }
 
-fn refuse(error: &'static str, description: &'static str) -> Refusal {
+fn refuse(error: &'static str, description: impl Into<Cow<'static, str>>) -> Refusal {
     Refusal {
         error: Some(error),
-        description,
+        description: description.into(),
         bearer: false,
     }
 }
 
-fn invalid_proof(description: &'static str) -> Refusal {
+fn invalid_proof(description: impl Into<Cow<'static, str>>) -> Refusal {
     refuse("invalid_dpop_proof", description)
 }
 
@@ -50,19 +55,29 @@ pub fn api(shared: &Shared, request: &Request, url: &str) -> Response {
             }
         }
         Err(refusal) => {
-            let mut challenge = format!("DPoP algs=\"{SUPPORTED_ALGS}\"");
-            if let Some(error) = refusal.error {
-                challenge = format!(
-                    "DPoP error=\"{error}\", error_description=\"{}\", algs=\"{SUPPORTED_ALGS}\"",
+            let algs = match shared.config.api_algs.join(" ") {
+                algs if algs.is_empty() => SUPPORTED_ALGS.to_owned(),
+                algs => algs,
+            };
+            let terse = shared.config.terse_errors && refusal.error == Some("invalid_dpop_proof");
+            let mut challenge = match refusal.error {
+                None => format!("DPoP algs=\"{algs}\""),
+                Some(error) if terse => format!("DPoP error=\"{error}\", algs=\"{algs}\""),
+                Some(error) => format!(
+                    "DPoP error=\"{error}\", error_description=\"{}\", algs=\"{algs}\"",
                     refusal.description
-                );
-            }
+                ),
+            };
             if refusal.bearer {
                 challenge.push_str(", Bearer realm=\"dpop-test-server\"");
             }
             let error = refusal.error.unwrap_or("invalid_token");
-            let mut response =
-                Response::error(401, error, refusal.description).with_header("WWW-Authenticate", challenge);
+            let response = if terse {
+                Response::json(401, &json!({"error": error}))
+            } else {
+                Response::error(401, error, &refusal.description)
+            };
+            let mut response = response.with_header("WWW-Authenticate", challenge);
             match error {
                 "use_dpop_nonce" => {
                     shared.stats().nonce_rejections_api += 1;
@@ -89,8 +104,9 @@ fn check(
     url: &str,
 ) -> Result<(Map<String, Value>, VerifiedProof), Refusal> {
     let token = access_token(request)?;
-    let now = now();
+    let now = shared.clock.now();
     let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
+    proof::alg_allowed(&shared.config.api_algs, &proof).map_err(invalid_proof)?;
     match proof.claim("ath") {
         None => return Err(invalid_proof("ath is missing")),
         Some(ath) if ath != sha256_b64(token.as_bytes()) => {
@@ -115,7 +131,7 @@ fn check(
         .and_then(|cnf| cnf.get("jkt"))
         .and_then(Value::as_str);
     if jkt != Some(proof.jkt.as_str()) {
-        return Err(invalid_token("cnf.jkt does not match the DPoP proof key"));
+        return Err(invalid_token(KEY_MISMATCH));
     }
     if shared.config.api_fault == Some(Fault::EndlessInvalidToken) {
         return Err(invalid_token("every access token is refused (fault mode)"));
@@ -148,7 +164,7 @@ fn access_token(request: &Request) -> Result<&str, Refusal> {
     let mut values = request.header_values("authorization");
     let value = values.next().ok_or(Refusal {
         error: None,
-        description: "missing Authorization header",
+        description: "missing Authorization header".into(),
         bearer: false,
     })?;
     if values.next().is_some() {

@@ -5,7 +5,8 @@ use crate::authz::token_endpoint;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::{self, Fault};
 use crate::http::{self, Reply, Request, Response};
-use crate::proof::normalize_authority;
+use crate::metadata::{is_metadata_path, metadata};
+use crate::proof::{normalize_authority, normalize_url};
 use crate::resource::api;
 use crate::state::Shared;
 use rustls::pki_types::pem::PemObject;
@@ -79,6 +80,12 @@ impl Server {
         format!("{scheme}://{}", self.addr)
     }
 
+    /// The issuer: the base URL + [`Config::issuer_path`] (the metadata `issuer` unless
+    /// [`Config::issuer_override`] says otherwise, the tokens' `iss`).
+    pub fn issuer(&self) -> String {
+        self.shared.issuer.clone()
+    }
+
     /// The token endpoint, base URL + `/token`.
     pub fn token_url(&self) -> String {
         format!("{}/token", self.base_url())
@@ -97,6 +104,19 @@ impl Server {
     /// A snapshot of the counters and the request log.
     pub fn stats(&self) -> Stats {
         self.shared.stats().clone()
+    }
+
+    /// A refresh token for `client_id`, bound to the DPoP key with thumbprint `jkt`, as if a
+    /// grant had issued it: a test's starting point for the refresh_token grant.
+    pub fn issue_refresh_token(&self, client_id: &str, jkt: &str) -> String {
+        let token = self.shared.random();
+        let grant = crate::token::RefreshGrant {
+            client_id: client_id.to_owned(),
+            jkt: jkt.to_owned(),
+            scope: None,
+        };
+        self.shared.tokens().add_refresh(token.clone(), grant);
+        token
     }
 
     /// Makes every access token issued so far fail at the API with `invalid_token`.
@@ -223,7 +243,10 @@ fn connection(stream: TcpStream, shared: &Shared, tls: Option<Arc<rustls::Server
     }
     let is_tls = tls.is_some();
     let handle = |request: &Request| route(shared, request, is_tls);
-    let on_bad = |response: &Response| log(shared, "-", "-", response.status);
+    let on_bad = |response: Response| {
+        log(shared, "-", "-", response.status);
+        response.with_header("Date", shared.clock.http_date())
+    };
     let resets = |head: &Request| {
         let endpoint = Endpoint::of(head);
         let reset = shared.fault(endpoint) == Some(Fault::Reset);
@@ -338,9 +361,12 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
         record(shared, request, None);
         return Reply::Close;
     }
-    let mut response = match fault.and_then(|fault| fault.response(shared)) {
+    let mut response = match retry_after(shared, endpoint) {
         Some(response) => response,
-        None => dispatch(shared, request, tls),
+        None => match fault.and_then(|fault| fault.response(shared)) {
+            Some(response) => response,
+            None => dispatch(shared, request, tls),
+        },
     };
     if fault == Some(&Fault::NonceOn200) && (200..300).contains(&response.status) {
         response
@@ -352,8 +378,31 @@ fn route(shared: &Shared, request: &Request, tls: bool) -> Reply {
     Reply::Send(
         response
             .with_header("Cache-Control", "no-store")
-            .with_header("Pragma", "no-cache"),
+            .with_header("Pragma", "no-cache")
+            .with_header("Date", shared.clock.http_date()),
     )
+}
+
+/// The endpoint's Retry-After answer, while it has some left.
+fn retry_after(shared: &Shared, endpoint: Endpoint) -> Option<Response> {
+    let config = &shared.config;
+    let retry = match endpoint {
+        Endpoint::Token => config.token_retry_after?,
+        Endpoint::Api => config.api_retry_after?,
+        Endpoint::Other => return None,
+    };
+    {
+        let mut stats = shared.stats();
+        let answered = match endpoint {
+            Endpoint::Token => &mut stats.retry_after_token,
+            _ => &mut stats.retry_after_api,
+        };
+        if *answered >= retry.count {
+            return None;
+        }
+        *answered += 1;
+    }
+    Some(retry.response(shared))
 }
 
 /// Records a request with its answer (None: never answered).
@@ -379,13 +428,18 @@ fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
     let Some(authority) = authority.and_then(|a| normalize_authority(scheme, a)) else {
         return Response::error(400, "invalid_request", "missing or malformed Host header");
     };
-    let url = format!("{scheme}://{authority}{path}");
+    let url = match &shared.config.public_base_url {
+        // The URL the server believes it is reached at; a malformed base matches no htu.
+        Some(base) => normalize_url(&format!("{}{path}", base.trim_end_matches('/'))).unwrap_or_default(),
+        None => format!("{scheme}://{authority}{path}"),
+    };
     match (path, request.method.as_str()) {
         ("/token", "POST") => token_endpoint(shared, request, &url),
         ("/token", _) => not_allowed("POST"),
         _ if is_api => api(shared, request, &url),
         ("/plain", "GET" | "HEAD") => Response::text(200, "hello"),
         ("/stats", "GET") => stats(shared),
+        (path, "GET") if is_metadata_path(path) => metadata(shared, path),
         ("/plain", _) => not_allowed("GET, HEAD"),
         _ => Response::error(404, "not_found", "no such endpoint"),
     }
@@ -407,11 +461,18 @@ fn stats(shared: &Shared) -> Response {
             "tokens_issued": s.tokens_issued,
             "client_credentials_grants": s.client_credentials_grants,
             "refresh_grants": s.refresh_grants,
+            "token_exchange_grants": s.token_exchange_grants,
+            "jwt_bearer_grants": s.jwt_bearer_grants,
             "nonce_rejections_token": s.nonce_rejections_token,
+            "metadata_requests": s.metadata_requests,
+            "retry_after_token": s.retry_after_token,
+            "retry_after_api": s.retry_after_api,
             "api_requests": s.api_requests,
             "api_ok": s.api_ok,
             "nonce_rejections_api": s.nonce_rejections_api,
             "invalid_token_rejections": s.invalid_token_rejections,
+            "assertion_jtis": s.assertion_jtis,
+            "assertion_auds": s.assertion_auds,
         }),
     )
 }

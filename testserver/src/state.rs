@@ -1,14 +1,14 @@
 //! The state one server shares between its connection threads.
 
+use crate::clock::Clock;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::Fault;
 use crate::jws::b64;
 use crate::token::{TokenSigner, TokenStore};
 use ring::rand::{SecureRandom, SystemRandom};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bytes of randomness in nonces, token ids and refresh tokens.
 const RANDOM_BYTES: usize = 16;
@@ -17,14 +17,18 @@ const RANDOM_BYTES: usize = 16;
 pub struct Shared {
     /// The settings the server started with.
     pub config: Config,
-    /// The server's base URL, used as the access token `iss`.
+    /// The issuer: the base URL + `config.issuer_path`, the access token `iss`.
     pub issuer: String,
+    /// `http(s)://127.0.0.1:PORT`.
+    pub base_url: String,
     /// Set when the server stops; connection threads end soon after.
     pub stop: AtomicBool,
     /// Whether to log one line per request to stderr.
     pub log: AtomicBool,
     /// Signs access tokens.
     pub signer: TokenSigner,
+    /// The server's clock, skewed by `config.clock_offset_secs`.
+    pub clock: Clock,
     /// The token endpoint's fault now: `config.token_fault` until
     /// [`Server::set_token_fault`](crate::Server::set_token_fault) changes it.
     token_fault: Mutex<Option<Fault>>,
@@ -33,6 +37,8 @@ pub struct Shared {
     /// Proof `jti`s seen, with the time after which they can be forgotten.
     replay: Mutex<HashMap<String, u64>>,
     tokens: Mutex<TokenStore>,
+    /// Client assertion `jti`s seen.
+    assertion_jtis: Mutex<HashSet<String>>,
     rng: SystemRandom,
 }
 
@@ -59,16 +65,20 @@ pub enum NonceCheck {
 
 impl Shared {
     /// State for a server with these settings and base URL.
-    pub fn new(config: Config, issuer: String) -> Shared {
+    pub fn new(config: Config, base_url: String) -> Shared {
         let rng = SystemRandom::new();
+        let issuer = format!("{base_url}{}", config.issuer_path.as_deref().unwrap_or_default());
         let nonces = Nonces {
             current: random_b64(&rng),
             previous: None,
         };
         Shared {
             token_fault: Mutex::new(config.token_fault.clone()),
+            clock: Clock::new(config.clock_offset_secs),
             config,
             issuer,
+            base_url,
+            assertion_jtis: Mutex::new(HashSet::new()),
             stop: AtomicBool::new(false),
             log: AtomicBool::new(false),
             signer: TokenSigner::new(&rng),
@@ -151,6 +161,16 @@ impl Shared {
         }
     }
 
+    /// The token endpoint URL, base URL + `/token`.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.base_url)
+    }
+
+    /// Records a client assertion `jti`; false if it was seen before.
+    pub fn use_assertion_jti(&self, jti: &str) -> bool {
+        lock(&self.assertion_jtis).insert(jti.to_owned())
+    }
+
     /// Records a proof `jti`; false if it was seen before. `iat` bounds how long it is kept.
     pub fn use_jti(&self, jti: &str, iat: u64, now: u64) -> bool {
         let mut seen = lock(&self.replay);
@@ -180,16 +200,7 @@ fn random_b64(rng: &SystemRandom) -> String {
     b64(&bytes)
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, real time.
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Seconds since the Unix epoch, rounded up.
-pub fn now_ceil() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    Clock::new(0).now()
 }

@@ -311,8 +311,10 @@ fn endless_invalid_token_refuses_every_valid_token() {
     }
     // The proof is still checked first.
     let token = get_token(&server, &key);
-    api_get(&server, &token, &api_proof(&server, &TestKey::es256(), &token))
-        .assert_challenge("invalid_token", "cnf.jkt does not match the DPoP proof key");
+    api_get(&server, &token, &api_proof(&server, &TestKey::es256(), &token)).assert_challenge(
+        "invalid_token",
+        "the proof key does not match the token's cnf.jkt",
+    );
     assert_eq!(server.stats().invalid_token_rejections, 3);
 }
 

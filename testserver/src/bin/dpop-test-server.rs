@@ -1,7 +1,7 @@
 //! `dpop-test-server`: the strict DPoP test server as a process, for `make demo` and tests in
 //! other languages. Runs until killed.
 
-use dpop_testserver::{Config, Server};
+use dpop_testserver::{Client, ClientAuth, Config, MetadataDocuments, MetadataFault, Server};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -13,15 +13,40 @@ const USAGE: &str = "usage: dpop-test-server [options]
   --token-nonce-every-request   the token endpoint rejects every request with a fresh nonce
   --ttl SECONDS            access token lifetime (default 300)
   --refresh-tokens         issue refresh tokens
+  --no-rotate-refresh-tokens   a refresh token stays valid after use (default: replaced)
+  --jwt-bearer-assertion A the jwt-bearer grant accepts the assertion A as it is
+  --jwt-bearer-jwk JWK     the jwt-bearer grant accepts JWTs signed by this public JWK (JSON,
+                           or a file holding it)
   --token-type TYPE        token_type of token responses (default DPoP)
   --iat-window SECONDS     allowed proof iat skew (default 60)
   --rotate-nonce-every N   a new nonce after every N token and API requests (default never)
   --no-record              keep counters only, not each request (for long runs)
   --tls-cert PEM --tls-key PEM   serve HTTPS with this certificate chain and key
   --client ID:SECRET       a client (repeatable; replaces the default m2m.dpop:secret)
+  --client-jwt ID:SECRET   a client_secret_jwt client (HS256 assertions only; repeatable)
+  --client-key ID:JWK      a private_key_jwt client with this public JWK (JSON, or a file
+                           holding it; EC P-256/P-384, Ed25519, RSA; repeatable)
+  --public-client ID       a public client (client_id only, no client_credentials; repeatable)
+  --assertion-aud-issuer-only   a client assertion's aud must be the issuer, one string
+  --issuer-path PATH       the issuer is base URL + PATH (e.g. /tenant1); metadata at
+                           /.well-known/oauth-authorization-server/tenant1 and
+                           /tenant1/.well-known/openid-configuration
+  --metadata WHICH         both (default) | openid | oauth | none: the documents served
+  --issuer-override URL    the metadata claims this issuer (tokens keep the real one)
+  --metadata-fault F       not-json | no-token-endpoint: the metadata is broken
+  --token-retry-after R    the first token requests get 503/429 + Retry-After, R is
+                           STATUS:SECONDS:COUNT[:date] (date: an HTTP-date, not seconds)
+  --api-retry-after R      the same for the API
   --token-fault FAULT      the token endpoint misbehaves (see below)
   --api-fault FAULT        the API misbehaves (see below)
   --quiet                  do not log requests to stderr
+  --clock-offset SECONDS   the server's clock is real time + SECONDS (may be negative): proof
+                           iat checks, token times and the Date header of every answer
+  --api-algs LIST          proof algs the API accepts, e.g. ES256,PS256 (default all)
+  --dpop-algs LIST         proof algs the token endpoint accepts, served as
+                           dpop_signing_alg_values_supported (default all)
+  --terse-errors           invalid_dpop_proof answers carry no error_description
+  --public-base-url URL    expect htu = URL + path (a gateway rewrote the URL)
 FAULT: 500 (a 500 error), html (an HTML page), no-access-token (a token response without one),
   hang (never answer), reset (reset the connection), huge:BYTES (a body of BYTES, not held in
   memory), trickle:BYTES:PER_SECOND (a slow body), redirect:URL (a 302 to URL), binary (a body
@@ -77,13 +102,70 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--tls-cert" => cert = Some(value()?),
             "--tls-key" => key = Some(value()?),
             "--client" => {
-                let client = value()?;
-                let (id, secret) = client
-                    .split_once(':')
-                    .ok_or_else(|| "--client needs ID:SECRET".to_owned())?;
-                clients.push((id.to_owned(), secret.to_owned()));
+                clients.push(pair(&flag, &value()?)?);
             }
+            "--client-jwt" => {
+                let (id, secret) = pair(&flag, &value()?)?;
+                config.registered_clients.push(Client {
+                    id,
+                    auth: ClientAuth::SecretJwt(secret),
+                });
+            }
+            "--no-rotate-refresh-tokens" => config.rotate_refresh_tokens = false,
+            "--jwt-bearer-assertion" => config.jwt_bearer_assertion = Some(value()?),
+            "--jwt-bearer-jwk" => config.jwt_bearer_jwk = Some(jwk(&flag, value()?)?),
+            "--client-key" => {
+                let (id, text) = pair(&flag, &value()?)?;
+                let jwk = jwk(&flag, text)?;
+                config.registered_clients.push(Client {
+                    id,
+                    auth: ClientAuth::PrivateKeyJwt(jwk),
+                });
+            }
+            "--public-client" => config.registered_clients.push(Client {
+                id: value()?,
+                auth: ClientAuth::None,
+            }),
+            "--assertion-aud-issuer-only" => config.assertion_aud_issuer_only = true,
+            "--issuer-path" => config.issuer_path = Some(value()?),
+            "--metadata" => {
+                config.metadata_documents = match value()?.as_str() {
+                    "both" => MetadataDocuments::Both,
+                    "openid" => MetadataDocuments::OpenIdOnly,
+                    "oauth" => MetadataDocuments::OAuthOnly,
+                    "none" => MetadataDocuments::None,
+                    other => {
+                        return Err(format!(
+                            "--metadata: '{other}' is not both, openid, oauth or none"
+                        ))
+                    }
+                }
+            }
+            "--issuer-override" => config.issuer_override = Some(value()?),
+            "--metadata-fault" => {
+                config.metadata_fault = Some(match value()?.as_str() {
+                    "not-json" => MetadataFault::NotJson,
+                    "no-token-endpoint" => MetadataFault::NoTokenEndpoint,
+                    other => {
+                        return Err(format!(
+                            "--metadata-fault: '{other}' is not not-json or no-token-endpoint"
+                        ))
+                    }
+                })
+            }
+            "--token-retry-after" => config.token_retry_after = Some(value()?.parse()?),
+            "--api-retry-after" => config.api_retry_after = Some(value()?.parse()?),
             "--quiet" => options.quiet = true,
+            "--clock-offset" => {
+                let text = value()?;
+                config.clock_offset_secs = text
+                    .parse()
+                    .map_err(|_| format!("--clock-offset: '{text}' is not a number"))?;
+            }
+            "--api-algs" => config.api_algs = list(&value()?),
+            "--dpop-algs" => config.dpop_signing_alg_values_supported = list(&value()?),
+            "--terse-errors" => config.terse_errors = true,
+            "--public-base-url" => config.public_base_url = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             _ => return Err(format!("unknown option '{flag}'")),
         }
@@ -97,6 +179,28 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
     Ok(options)
+}
+
+/// A JWK given as JSON text or as the path of a file holding it.
+fn jwk(flag: &str, text: String) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(&text).unwrap_or(text);
+    serde_json::from_str(&text).map_err(|e| format!("{flag}: the JWK is not JSON: {e}"))
+}
+
+/// The two halves of `ID:VALUE`.
+fn pair(flag: &str, text: &str) -> Result<(String, String), String> {
+    let (id, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{flag} needs ID:VALUE"))?;
+    Ok((id.to_owned(), value.to_owned()))
+}
+
+/// The items of a comma- or space-separated list.
+fn list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Writes the port to `path` through a temporary file, so a reader never sees a partial file.

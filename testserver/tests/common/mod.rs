@@ -6,7 +6,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use dpop_testserver::Server;
 use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const CLIENT_ID: &str = "m2m.dpop";
 pub const CLIENT_SECRET: &str = "secret";
+/// The `algs` of the API's challenges by default.
+pub const ALL_ALGS: &str = "ES256 ES384 EdDSA Ed25519 PS256 RS256";
 
 pub fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
@@ -40,7 +42,16 @@ pub enum TestKey {
         pair: Ed25519KeyPair,
         seed: [u8; 32],
     },
+    /// The committed throwaway RSA key (tests/data), signing PS256 or RS256.
+    Rsa {
+        pair: RsaKeyPair,
+        alg: &'static str,
+    },
 }
+
+/// A throwaway 2048-bit RSA key made for these tests only (PKCS#8 PEM); ring cannot generate
+/// RSA keys.
+const RSA_PEM: &str = include_str!("../data/throwaway-rsa-2048.pem");
 
 impl TestKey {
     pub fn es256() -> TestKey {
@@ -58,6 +69,19 @@ impl TestKey {
         TestKey::Ed { pair, seed }
     }
 
+    /// The throwaway RSA key, signing with `alg` (PS256 or RS256).
+    pub fn rsa(alg: &'static str) -> TestKey {
+        let body: String = RSA_PEM
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let der = base64ct::Base64::decode_vec(&body).unwrap();
+        TestKey::Rsa {
+            pair: RsaKeyPair::from_pkcs8(&der).unwrap(),
+            alg,
+        }
+    }
+
     fn ec(alg: &'static signature::EcdsaSigningAlgorithm, name: &'static str, crv: &'static str) -> TestKey {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
@@ -67,7 +91,7 @@ impl TestKey {
 
     pub fn alg(&self) -> &'static str {
         match self {
-            TestKey::Ec { alg, .. } => alg,
+            TestKey::Ec { alg, .. } | TestKey::Rsa { alg, .. } => alg,
             TestKey::Ed { .. } => "EdDSA",
         }
     }
@@ -82,6 +106,10 @@ impl TestKey {
             }
             TestKey::Ed { pair, .. } => {
                 json!({"crv": "Ed25519", "kty": "OKP", "x": b64(pair.public_key().as_ref())})
+            }
+            TestKey::Rsa { pair, .. } => {
+                let public = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                json!({"e": b64(&public.e), "kty": "RSA", "n": b64(&public.n)})
             }
         }
     }
@@ -108,6 +136,17 @@ impl TestKey {
                 .as_ref()
                 .to_vec(),
             TestKey::Ed { pair, .. } => pair.sign(message).as_ref().to_vec(),
+            TestKey::Rsa { pair, alg } => {
+                let padding: &'static dyn signature::RsaEncoding = if *alg == "PS256" {
+                    &signature::RSA_PSS_SHA256
+                } else {
+                    &signature::RSA_PKCS1_SHA256
+                };
+                let mut signature = vec![0u8; pair.public().modulus_len()];
+                pair.sign(padding, &SystemRandom::new(), message, &mut signature)
+                    .unwrap();
+                signature
+            }
         }
     }
 
@@ -179,9 +218,8 @@ impl Reply {
         let challenge = self
             .header("www-authenticate")
             .expect("a WWW-Authenticate header");
-        let expected = format!(
-            r#"DPoP error="{error}", error_description="{description}", algs="ES256 ES384 EdDSA Ed25519""#
-        );
+        let expected =
+            format!(r#"DPoP error="{error}", error_description="{description}", algs="{ALL_ALGS}""#);
         assert!(challenge.starts_with(&expected), "{challenge}");
     }
 }
@@ -275,9 +313,14 @@ pub fn read_reply(stream: &mut impl Read) -> Reply {
 /// A token request with a valid proof for `key` (plus `headers`) and this form body.
 pub fn token_request(server: &Server, key: &TestKey, form: &str, headers: &[(&str, &str)]) -> Reply {
     let proof = jws(&key.header(), &claims("POST", &server.token_url()), key);
+    post_token(server, &proof, form, headers)
+}
+
+/// A token request with this proof (plus `headers`) and form body.
+pub fn post_token(server: &Server, proof: &str, form: &str, headers: &[(&str, &str)]) -> Reply {
     let mut all = vec![
         ("Content-Type", "application/x-www-form-urlencoded"),
-        ("DPoP", proof.as_str()),
+        ("DPoP", proof),
     ];
     all.extend_from_slice(headers);
     send(server, "POST", "/token", &all, form)
