@@ -300,6 +300,38 @@ typedef int32_t dpop_status;
  */
 #define DPOP_ERR_NONCE_REJECTED 404
 
+/**
+ * The `private_key_jwt` assertion key (`client_assertion_key`) does not load.
+ */
+#define DPOP_ERR_ASSERTION_KEY 405
+
+/**
+ * The authorization server's metadata cannot be fetched or is unusable (not JSON, no
+ * `token_endpoint`).
+ */
+#define DPOP_ERR_METADATA 406
+
+/**
+ * The metadata's `issuer` differs from the configured `issuer`.
+ */
+#define DPOP_ERR_ISSUER_MISMATCH 407
+
+/**
+ * A server does not accept the key's signature algorithm; the message lists what it accepts.
+ */
+#define DPOP_ERR_ALG_UNSUPPORTED 408
+
+/**
+ * The settings or the key break the requested profile (`"profile":"fapi2"`).
+ */
+#define DPOP_ERR_PROFILE_VIOLATION 409
+
+/**
+ * The token endpoint rejected the DPoP proof (`invalid_dpop_proof`); the last error text says
+ * what the proof carried and what is probably wrong.
+ */
+#define DPOP_ERR_PROOF_REJECTED 410
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -483,8 +515,11 @@ DPOP_API DPOP_CALL dpop_status dpop_http_request(struct dpop_http *http, const c
 DPOP_API DPOP_CALL int32_t dpop_http_last_status(const struct dpop_http *http);
 
 /**
- * Copies the message of this thread's last call on the object (empty after a success;
- * Chilkat's `LastErrorText`) into `buf`. Strings out as for `dpop_key_public_jwk`; this call
+ * Copies the message of this thread's last call on the object (Chilkat's `LastErrorText`)
+ * into `buf`. Empty after a success, except when the request's DPoP proof was rejected
+ * (`invalid_dpop_proof`, or `invalid_token` with a token bound to another key): the call
+ * still returns the response, and the text says what the proof carried and what is probably
+ * wrong. Strings out as for `dpop_key_public_jwk`; this call
  * never changes any error record.
  */
 DPOP_API DPOP_CALL dpop_status dpop_http_last_error_text(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);

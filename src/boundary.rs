@@ -99,6 +99,7 @@ fn run<'a, T>(function: &str, body: impl FnOnce(&mut Call<'a>) -> FfiResult<T>) 
         let text = format!("{function}: {message}");
         if let Some(records) = records {
             records.update(|r| {
+                r.note = None;
                 r.error.clear();
                 r.error.push_str(&text);
             });

@@ -302,8 +302,10 @@ pub extern "C" fn dpop_http_get(http: *mut dpop_http, url: *const c_char) -> *co
             let text = r.body().split(|b| *b == 0).next().unwrap_or_default();
             CString::new(text).unwrap_or_default()
         });
+        let note = response.as_ref().ok().and_then(|r| r.diagnostic());
         let returned = http.records.update(|record| {
             record.status = status;
+            record.note = note.map(|d| format!("dpop_http_get: {d}"));
             record.body = body;
             record.body.as_ref().map_or(std::ptr::null(), |b| b.as_ptr())
         });
@@ -352,7 +354,11 @@ pub extern "C" fn dpop_http_request(
             Ok((http.client.request(method, url, &headers, body)?, out))
         })();
         let status = response.as_ref().map_or(0, |(r, _)| i32::from(r.status()));
-        http.records.update(|record| record.status = status);
+        let note = response.as_ref().ok().and_then(|(r, _)| r.diagnostic());
+        http.records.update(|record| {
+            record.status = status;
+            record.note = note.map(|d| format!("dpop_http_request: {d}"));
+        });
         let (response, out) = response?;
         out.write(dpop_response::new(response).into_raw());
         Ok(())
@@ -371,8 +377,11 @@ pub extern "C" fn dpop_http_last_status(http: *const dpop_http) -> i32 {
     })
 }
 
-/// Copies the message of this thread's last call on the object (empty after a success;
-/// Chilkat's `LastErrorText`) into `buf`. Strings out as for `dpop_key_public_jwk`; this call
+/// Copies the message of this thread's last call on the object (Chilkat's `LastErrorText`)
+/// into `buf`. Empty after a success, except when the request's DPoP proof was rejected
+/// (`invalid_dpop_proof`, or `invalid_token` with a token bound to another key): the call
+/// still returns the response, and the text says what the proof carried and what is probably
+/// wrong. Strings out as for `dpop_key_public_jwk`; this call
 /// never changes any error record.
 #[system_abi]
 #[no_mangle]

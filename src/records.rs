@@ -23,6 +23,9 @@ pub(crate) struct Record {
     pub(crate) status: i32,
     /// The body the thread's last `dpop_http_get` returned; the pointer handed out points here.
     pub(crate) body: Option<CString>,
+    /// What a call that succeeds leaves as its error text instead of nothing: libdpop's
+    /// diagnostic of a rejected DPoP proof, whose response the call still returns.
+    pub(crate) note: Option<String>,
 }
 
 /// The records of one handle, by thread.
@@ -51,11 +54,15 @@ impl Records {
         f(record)
     }
 
-    /// Clears the calling thread's error text, if it has a record (a success makes none).
+    /// Clears the calling thread's error text, if it has a record (a success makes none), or
+    /// replaces it with the note the call left (see [`Record::note`]).
     pub(crate) fn clear_error(&self) {
         let thread = std::thread::current().id();
         if let Some(record) = self.map.by_thread.lock().get_mut(&thread) {
             record.error.clear();
+            if let Some(note) = record.note.take() {
+                record.error.push_str(&note);
+            }
         }
     }
 

@@ -152,6 +152,7 @@ fn run<T>(records: &Records, name: &str, body: impl FnOnce() -> Outcome<T>) -> O
         Err(_) => "internal error in libdpop (caught panic); please report it".to_string(),
     };
     records.update(|record| {
+        record.note = None;
         record.error.clear();
         record.error.push_str(name);
         record.error.push_str(": ");

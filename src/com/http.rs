@@ -86,7 +86,12 @@ impl Http {
         headers.extend_from_slice(extra);
         let outcome = self.client.request(method, url, &headers, body);
         let status = outcome.as_ref().map_or(0, |r| i32::from(r.status()));
-        self.records.update(|record| record.status = status);
+        let note = outcome.as_ref().ok().and_then(|r| r.diagnostic());
+        self.records.update(|record| {
+            record.status = status;
+            // LastErrorText explains a rejected proof, as Chilkat's explains what happened.
+            record.note = note.map(str::to_string);
+        });
         Ok(outcome?)
     }
 
