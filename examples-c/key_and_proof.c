@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
     printf("public jwk: %s\n", jwk);
     printf("thumbprint: %s\n", thumbprint);
 
-    char proof[2048];
+    char proof[4096]; /* an RSA-4096 proof is about 2 kB */
     size_t size = 0;
     status = dpop_proof_create(key, method, url, NULL, NULL, NULL, proof, sizeof proof, &size);
     if (status != DPOP_OK) {

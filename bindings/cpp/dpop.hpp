@@ -182,10 +182,18 @@ public:
         return key;
     }
 
-    /// Generates a new key: "ES256" (the default), "ES384" or "EdDSA".
+    /// Generates a new key: "ES256" (the default), "ES384", "EdDSA", or "PS256" or "RS256" (a
+    /// 3072-bit RSA key).
     static Key generate(const std::string& alg = "ES256") {
         Key key;
         key.generate_key(alg);
+        return key;
+    }
+
+    /// Generates a new RSA key of 2048, 3072 or 4096 bits signing with "PS256" or "RS256".
+    static Key generate_rsa(std::int32_t bits = 3072, const std::string& alg = "PS256") {
+        Key key;
+        key.generate_rsa_key(bits, alg);
         return key;
     }
 
@@ -219,7 +227,18 @@ public:
         detail::check_key(dpop_key_generate(handle_, detail::c_str(alg, "alg")), handle_);
     }
 
-    /// "ES256", "ES384" or "EdDSA"; std::nullopt while the handle holds no key.
+    /// Replaces the key with a newly generated RSA key (2048, 3072 or 4096 bits).
+    void generate_rsa_key(std::int32_t bits = 3072, const std::string& alg = "PS256") {
+        detail::check_key(dpop_key_generate_rsa(handle_, bits, detail::c_str(alg, "alg")), handle_);
+    }
+
+    /// Signs with another algorithm from now on, with the same key and thumbprint: "PS256" or
+    /// "RS256" for an RSA key; a key's own algorithm is always accepted.
+    void set_alg(const std::string& alg) {
+        detail::check_key(dpop_key_set_alg(handle_, detail::c_str(alg, "alg")), handle_);
+    }
+
+    /// "ES256", "ES384", "EdDSA", "PS256" or "RS256"; std::nullopt while the handle holds no key.
     std::optional<std::string> alg() const {
         const char* alg = dpop_key_alg(handle_);
         return alg != nullptr ? std::optional<std::string>(alg) : std::nullopt;

@@ -164,6 +164,19 @@ void test_keys(const std::string& dir) {
     }
     CHECK(dpop::Key::generate().alg() == std::optional<std::string>("ES256"));
 
+    // RSA: generated with a size, switched between PS256 and RS256 on the same key.
+    dpop::Key rsa = dpop::Key::generate_rsa(2048, "RS256");
+    CHECK(rsa.alg() == std::optional<std::string>("RS256"));
+    CHECK(rsa.public_jwk().rfind("{\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":", 0) == 0);
+    const std::string rsa_thumbprint = rsa.thumbprint();
+    rsa.set_alg("PS256");
+    CHECK(rsa.alg() == std::optional<std::string>("PS256"));
+    CHECK(rsa.thumbprint() == rsa_thumbprint);
+    CHECK(dpop::Key::from_bytes(rsa.private_pem()).thumbprint() == rsa_thumbprint);
+    CHECK_THROWS(rsa.set_alg("ES256"), DPOP_ERR_INVALID_ARGUMENT, "PS256 or RS256");
+    CHECK_THROWS(dpop::Key::generate_rsa(1024), DPOP_ERR_INVALID_ARGUMENT, "2048, 3072 or 4096");
+    CHECK(dpop::Key::generate("PS256").alg() == std::optional<std::string>("PS256"));
+
     // An encrypted PEM written to a file: no password, a wrong one, the right one.
     const dpop::Key key = dpop::Key::generate("ES384");
     const std::string pem = key.private_pem(std::string("correct horse"));
@@ -175,7 +188,7 @@ void test_keys(const std::string& dir) {
     CHECK(dpop::Key::load(path, std::string("correct horse")).thumbprint() == key.thumbprint());
     CHECK_THROWS(dpop::Key::load(dir + "/no-such-key.pem"), DPOP_ERR_IO, "no-such-key.pem");
     CHECK_THROWS(dpop::Key::from_bytes("not a key"), DPOP_ERR_KEY_UNRECOGNIZED, "dpop_key_load_memory");
-    CHECK_THROWS(dpop::Key::generate("RS256"), DPOP_ERR_INVALID_ARGUMENT, "RS256");
+    CHECK_THROWS(dpop::Key::generate("RS512"), DPOP_ERR_INVALID_ARGUMENT, "RS512");
 
     // A failed reload keeps the key; the error text belongs to the handle.
     dpop::Key reloaded = dpop::Key::generate();

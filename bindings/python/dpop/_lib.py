@@ -82,6 +82,8 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "dpop_key_load": (_status, [KEY_P, _str, _str]),
     "dpop_key_load_memory": (_status, [KEY_P, _str, _size, _str]),
     "dpop_key_generate": (_status, [KEY_P, _str]),
+    "dpop_key_generate_rsa": (_status, [KEY_P, _i32, _str]),
+    "dpop_key_set_alg": (_status, [KEY_P, _str]),
     "dpop_key_alg": (_str, [KEY_P]),
     "dpop_key_public_jwk": (_status, [KEY_P, _str, _size, c_size_p]),
     "dpop_key_thumbprint": (_status, [KEY_P, _str, _size, c_size_p]),

@@ -9,7 +9,7 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _lib
-from ._codes import ERR_NOT_FOUND, ERR_NULL_POINTER, ERR_PANIC, OK
+from ._codes import ERR_INVALID_ARGUMENT, ERR_NOT_FOUND, ERR_NULL_POINTER, ERR_PANIC, OK
 from ._errors import make_error, thread_message
 
 # The types of the arguments. typing's Mapping and Iterable, not collections.abc's: these
@@ -110,7 +110,7 @@ def _new(function_name: str) -> Any:
 
 
 class Key(_Handle):
-    """A DPoP private key (ES256, ES384 or EdDSA).
+    """A DPoP private key (ES256, ES384, EdDSA, or RSA signing with PS256 or RS256).
 
     Make one with ``Key.load(path)``, ``Key.from_bytes(data)`` or ``Key.generate()``;
     ``Key()`` is an empty handle. A key may be used from several threads at once. Keep the
@@ -124,7 +124,7 @@ class Key(_Handle):
 
     @classmethod
     def load(cls, path: _Path, password: Optional[_Text] = None) -> Key:
-        """A key read from a file: PEM (SEC1, PKCS#8, encrypted PKCS#8), DER or JWK."""
+        """A key read from a file: PEM (SEC1, PKCS#1, PKCS#8, encrypted PKCS#8), DER or JWK."""
         return cls._filled("dpop_key_load", _path(path), _cstr(password, "password"))
 
     @classmethod
@@ -135,8 +135,21 @@ class Key(_Handle):
 
     @classmethod
     def generate(cls, alg: _Text = "ES256") -> Key:
-        """A new key from the system's random source: "ES256", "ES384" or "EdDSA"."""
+        """A new key from the system's random source: "ES256", "ES384", "EdDSA", or "PS256"
+        or "RS256" (a 3072-bit RSA key)."""
         return cls._filled("dpop_key_generate", _cstr(alg, "alg"))
+
+    @classmethod
+    def generate_rsa(cls, bits: int = 3072, alg: _Text = "PS256") -> Key:
+        """A new RSA key of 2048, 3072 or 4096 bits signing with "PS256" or "RS256"."""
+        if not isinstance(bits, int) or not -(2**31) <= bits < 2**31:
+            raise make_error(ERR_INVALID_ARGUMENT, f"bits must be 2048, 3072 or 4096, not {bits!r}")
+        return cls._filled("dpop_key_generate_rsa", bits, _cstr(alg, "alg"))
+
+    def set_alg(self, alg: _Text) -> None:
+        """Signs with another algorithm from now on, with the same key (and thumbprint): "PS256"
+        or "RS256" for an RSA key; a key's own algorithm is always accepted."""
+        self._check(_lib.lib().dpop_key_set_alg(self._handle, _cstr(alg, "alg")))
 
     @classmethod
     def _filled(cls, function_name: str, *args: Any) -> Key:
@@ -162,7 +175,7 @@ class Key(_Handle):
 
     @property
     def alg(self) -> Optional[str]:
-        """ "ES256", "ES384" or "EdDSA"; None while the handle holds no key."""
+        """ "ES256", "ES384", "EdDSA", "PS256" or "RS256"; None while the handle holds no key."""
         alg: Optional[bytes] = _lib.lib().dpop_key_alg(self._handle)
         return alg.decode("ascii") if alg else None
 

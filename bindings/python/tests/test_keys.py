@@ -66,8 +66,8 @@ def test_load_errors_carry_code_name_and_text(tmp_path):
     with pytest.raises(dpop.KeyFormatError, match="not a PEM, DER or JWK") as junk:
         dpop.Key.from_bytes(b"\x00\x01junk")
     assert junk.value.code == dpop.ERR_KEY_UNRECOGNIZED
-    with pytest.raises(dpop.Error, match="RS256") as alg:
-        dpop.Key.generate("RS256")
+    with pytest.raises(dpop.Error, match="RS512") as alg:
+        dpop.Key.generate("RS512")
     assert alg.value.code == dpop.ERR_INVALID_ARGUMENT
     assert repr(alg.value).startswith("Error(DPOP_ERR_INVALID_ARGUMENT, ")
 
@@ -192,3 +192,34 @@ def test_error_text_is_per_thread():
     thread.join()
     assert seen == [""]
     assert key.last_error_text != ""
+
+
+def test_rsa_keys_generate_switch_alg_and_keep_their_thumbprint():
+    with dpop.Key.generate_rsa(2048, "RS256") as key:
+        assert key.alg == "RS256"
+        assert list(key.public_jwk) == ["e", "kty", "n"]
+        assert len(base64.urlsafe_b64decode(key.public_jwk["n"] + "==")) == 256
+        canonical = json.dumps(key.public_jwk, separators=(",", ":"), sort_keys=True)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=")
+        assert key.thumbprint == digest.decode()
+        assert decode(key.proof("GET", "https://rs.example/api"))[0]["alg"] == "RS256"
+        thumbprint = key.thumbprint
+        key.set_alg("PS256")
+        assert key.alg == "PS256" and key.thumbprint == thumbprint
+        header, _ = decode(key.proof("GET", "https://rs.example/api"))
+        assert header["alg"] == "PS256" and header["jwk"] == key.public_jwk
+        private = key.private_jwk
+        assert private["alg"] == "PS256" and {"p", "q", "dp", "dq", "qi"} <= set(private)
+        assert dpop.Key.from_bytes(key.private_pem()).thumbprint == thumbprint
+        with pytest.raises(dpop.Error) as error:
+            key.set_alg("ES256")
+        assert error.value.code == dpop.ERR_INVALID_ARGUMENT
+        assert "PS256 or RS256" in str(error.value)
+    assert dpop.Key.generate("PS256").alg == "PS256"
+
+
+@pytest.mark.parametrize("bits", [1024, 8192, -1, 2**40])
+def test_rsa_sizes_other_than_2048_3072_4096_are_refused(bits):
+    with pytest.raises(dpop.Error) as error:
+        dpop.Key.generate_rsa(bits)
+    assert error.value.code == dpop.ERR_INVALID_ARGUMENT
