@@ -3,9 +3,11 @@
 # checks both export tables against include/dpop.h (and stdcall on i686) and both import tables
 # against the system DLLs allowed below, makes the import libraries, compiles the C programs
 # with mingw-w64 and runs them under Wine against the local DPoP test server (which runs
-# natively on 127.0.0.1). The DLL is also an in-process COM server (src/com, type library
-# compiled by widl and embedded); tests/com/run.sh registers it in a fresh Wine prefix and runs
-# the COM tests (scripts, C clients, type library, registration).
+# natively on 127.0.0.1), and the trust-store test (tests/windows/system_roots.sh: a private
+# CA put into the Wine prefix's certificate store with crypt32). The DLL is also an in-process
+# COM server (src/com, type library compiled by widl and embedded); tests/com/run.sh registers
+# it in a fresh Wine prefix and runs the COM tests (scripts, C clients, type library,
+# registration).
 #
 # Needs Debian's rustc-web, cargo-web and rust-web-src (they build std for Windows; rustup has
 # no Windows targets here), gcc-mingw-w64-{x86-64,i686}, mingw-w64-tools (widl), libwine-dev
@@ -102,6 +104,10 @@ build_arch() {
         bindings/cpp/test_dpop.cpp bindings/cpp/test_dpop_odr.cpp -o "$dist/cpp_test_dpop.exe" \
         -L"$dist" -ldpop -static-libgcc -static-libstdc++
     cp "/usr/$cc/lib/libwinpthread-1.dll" "$dist/"
+    # The trust-store test (tests/windows/system_roots.sh) also calls crypt32 itself, to put a
+    # private CA into the certificate store.
+    "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o "$dist/system_roots.exe" \
+        tests/windows/system_roots.c -L"$dist" -ldpop -lcrypt32
     echo "$arch: C programs and the C++ binding's test compiled with mingw-w64"
     ls -l "$dist/dpop.dll" | awk -v a="$arch" '{print a ": dpop.dll " $5 " bytes"}'
     check_imports "$arch" "$dist/dpop.dll"
@@ -148,6 +154,8 @@ PY
         exit 1
     fi
     echo "$arch under Wine: client_credentials 200 through nonce demands; session log masked"
+    echo "== $arch under Wine: the Windows trust store (a private CA in the certificate store)"
+    tests/windows/system_roots.sh "$run"
     echo "== $arch under Wine: the C++ binding's test"
     BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:cpp-binding-secret-7Hs2Lq -- \
         env DPOP_CLIENT_SECRET=cpp-binding-secret-7Hs2Lq wine "$run/cpp_test_dpop.exe"
@@ -208,8 +216,10 @@ windows/release.sh
 
 echo
 echo "make windows summary:"
-echo "  x86_64 dpop.dll (and dpop64.dll): built, exports checked, C programs, the C++ binding's test and the"
-echo "         COM server's tests (tests/com/run.sh) passed under Wine"
+echo "  x86_64 dpop.dll (and dpop64.dll): built, exports checked, C programs, the trust-store test"
+echo "         (tests/windows/system_roots.sh: a private CA trusted through the current user's and the machine's"
+echo "         ROOT store, refused with the built-in roots only), the C++ binding's test and the COM server's tests"
+echo "         (tests/com/run.sh) passed under Wine"
 echo "  i686   dpop.dll: built with the COM server, exports checked (undecorated, stdcall, COM entry points"
 echo "         included), import library from dpop.def; programs $i686_run"
 echo "  both   import only the allowed system DLLs ($allowed_imports)"
