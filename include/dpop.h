@@ -404,7 +404,8 @@ DPOP_API DPOP_CALL dpop_status dpop_http_set_auth_token(struct dpop_http *http, 
 DPOP_API DPOP_CALL dpop_status dpop_http_set_access_token(struct dpop_http *http, const char *token, const char *token_type);
 
 /**
- * Forgets the cached token, so the next request fetches a new one.
+ * Forgets the cached token, so the next request fetches a new one (with the latest refresh
+ * token, which is kept).
  */
 DPOP_API DPOP_CALL dpop_status dpop_http_clear_token(struct dpop_http *http);
 
@@ -527,8 +528,11 @@ DPOP_API DPOP_CALL dpop_status dpop_http_last_error_text(const struct dpop_http 
 /**
  * Copies what is known of the current access token, as JSON without the token itself,
  * into `buf`: `{"token_type":"DPoP","scope":"api","expires_in":287,"refresh_token":false,
- * "source":"token_endpoint"}` (`expires_in` in seconds from now, null if unknown; `source`
- * is `"host"` for a token set with `dpop_http_set_access_token`). `DPOP_ERR_NOT_FOUND` when
+ * "source":"token_endpoint","clock_offset":0}` (`expires_in` in seconds from now, null if
+ * unknown; `source` is `"host"` for a token set with `dpop_http_set_access_token`;
+ * `clock_offset` is the servers' clock minus this computer's in seconds, learned from their
+ * `Date` headers, null before any; proofs follow it when it reaches 5 s, see the AuthToken
+ * setting `clock_correction`). `DPOP_ERR_NOT_FOUND` when
  * there is no token yet. Strings out as for `dpop_key_public_jwk`.
  */
 DPOP_API DPOP_CALL dpop_status dpop_http_token_info(const struct dpop_http *http, char *buf, size_t buf_len, size_t *out_size);

@@ -118,7 +118,8 @@ pub extern "C" fn dpop_http_set_access_token(
     })
 }
 
-/// Forgets the cached token, so the next request fetches a new one.
+/// Forgets the cached token, so the next request fetches a new one (with the latest refresh
+/// token, which is kept).
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_http_clear_token(http: *mut dpop_http) -> dpop_status {
@@ -398,8 +399,11 @@ pub extern "C" fn dpop_http_last_error_text(
 
 /// Copies what is known of the current access token, as JSON without the token itself,
 /// into `buf`: `{"token_type":"DPoP","scope":"api","expires_in":287,"refresh_token":false,
-/// "source":"token_endpoint"}` (`expires_in` in seconds from now, null if unknown; `source`
-/// is `"host"` for a token set with `dpop_http_set_access_token`). `DPOP_ERR_NOT_FOUND` when
+/// "source":"token_endpoint","clock_offset":0}` (`expires_in` in seconds from now, null if
+/// unknown; `source` is `"host"` for a token set with `dpop_http_set_access_token`;
+/// `clock_offset` is the servers' clock minus this computer's in seconds, learned from their
+/// `Date` headers, null before any; proofs follow it when it reaches 5 s, see the AuthToken
+/// setting `clock_correction`). `DPOP_ERR_NOT_FOUND` when
 /// there is no token yet. Strings out as for `dpop_key_public_jwk`.
 #[system_abi]
 #[no_mangle]

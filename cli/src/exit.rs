@@ -84,7 +84,7 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
     use ErrorKind::*;
     match kind {
         InvalidArgument | ProofMethod | ProofUrl | ProofClaims | ProofNonce | HttpUrl | HttpInsecure
-        | HttpConfig | TokenConfig => Exit::Usage,
+        | HttpConfig | TokenConfig | ProfileViolation => Exit::Usage,
         KeyUnrecognized
         | KeyTruncated
         | KeyMalformed

@@ -66,7 +66,9 @@ impl Client {
     }
 
     /// What is known of the current token, as JSON without the token itself:
-    /// `{"token_type","scope","expires_in","refresh_token","source"}`; `None` when there is none.
+    /// `{"token_type","scope","expires_in","refresh_token","source","clock_offset"}`
+    /// (`clock_offset`: the servers' clock minus this computer's, in seconds, from their `Date`
+    /// headers; null before any answer); `None` when there is none.
     pub fn token_info(&self) -> Option<String> {
         let token = self.tokens.peek()?;
         let age = self.clock.now().saturating_duration_since(token.received);
@@ -78,14 +80,16 @@ impl Client {
                 "expires_in": remaining,
                 "refresh_token": token.refresh_token.is_some(),
                 "source": if token.manual { "host" } else { "token_endpoint" },
+                "clock_offset": self.skew.last_offset(),
             })
             .to_string(),
         )
     }
 
-    /// Forgets the cached token, so the next request fetches a new one.
+    /// Forgets the cached token, so the next request fetches a new one (with the latest
+    /// refresh token, which is kept: it may be the only one left).
     pub fn clear_token(&self) {
-        self.tokens.reset(true);
+        self.tokens.forget_token(true);
     }
 
     /// Whether a `Bearer` token from the token endpoint is accepted (default: refused).

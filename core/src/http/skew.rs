@@ -72,6 +72,11 @@ impl ClockSkew {
         state.origins.get(origin).map(median).or(state.last)
     }
 
+    /// The offset learned last, from any origin.
+    pub(crate) fn last_offset(&self) -> Option<i64> {
+        self.state.lock().last
+    }
+
     /// What to add to this computer's time for `origin`: the offset when it reaches the
     /// threshold (any offset when `strict`), else 0.
     pub(crate) fn correction(&self, origin: &str, strict: bool) -> i64 {

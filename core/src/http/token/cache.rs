@@ -134,10 +134,16 @@ impl TokenCache {
     /// the host's token too, unless `keep_host_token`), and starts a new epoch, so that a fetch
     /// in flight is not kept.
     pub(crate) fn reset(&self, keep_host_token: bool) {
+        self.state.lock().refresh_token = None;
+        self.forget_token(keep_host_token);
+    }
+
+    /// Forgets the fetched token (and the host's too, unless `keep_host_token`) but not the
+    /// latest refresh token, and starts a new epoch.
+    pub(crate) fn forget_token(&self, keep_host_token: bool) {
         let mut state = self.state.lock();
         state.epoch += 1;
         state.retry_refresh_at = None;
-        state.refresh_token = None;
         if !(keep_host_token && state.current.as_ref().is_some_and(|t| t.manual)) {
             state.current = None;
         }
