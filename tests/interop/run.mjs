@@ -12,6 +12,12 @@
 // run, installs the locked node packages and compiles interop_client.
 // Everything listens on 127.0.0.1 only. Prints one line per test and closes with
 // "interop: N passed, M failed"; exits non-zero on any failure.
+//
+// INTEROP_ONLY=text[,text...] runs only the tests whose name contains one of the texts (case
+// insensitive); the others are not run and not counted, and a filter that selects nothing fails.
+// The tests named "server check (oauth4webapi): ..." prove a server configuration with
+// oauth4webapi as the client, independently of libdpop: INTEROP_ONLY='server check' runs just
+// them.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -196,7 +202,11 @@ function assertLatestNonceUsed(log, nonceGiven) {
 // The test runner
 
 const results = [];
+const ONLY = (process.env.INTEROP_ONLY ?? '').split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
 async function test(name, fn) {
+  if (ONLY.length > 0 && !ONLY.some((t) => name.toLowerCase().includes(t))) {
+    return;
+  }
   let timer;
   const started = Date.now();
   try {
@@ -219,8 +229,9 @@ async function test(name, fn) {
 
 /** Runs `fn` with a fresh oidc-provider and resource server(s), then stops them. */
 async function withServers(options, fn) {
-  const as = await startAuthorizationServer({ nonces: options.nonces, ttl: options.ttl ?? 300 });
-  const rs = await startResourceServer(as, { requireNonce: options.rsNonce ?? false });
+  const { rsNonce: requireNonce = false, ...asOptions } = options;
+  const as = await startAuthorizationServer({ ttl: 300, ...asOptions });
+  const rs = await startResourceServer(as, { requireNonce });
   try {
     await fn({ as, rs });
   } finally {
@@ -538,6 +549,16 @@ await test('oauth4webapi as the client: our dpop-test-server (nonces required) a
   }
 });
 
+// Client authentication, discovery, FAPI 2.0 and the refresh_token grant (auth_tests.mjs).
+await import('./auth_tests.mjs').then((m) => m.default({
+  test, withServers, runProgram, runClient, settings, issuedTokens, assertDpopTokens, statuses,
+  assertOneRetryPerDemand, assertLatestNonceUsed, asNonce, WORK, PROGRAMS, SHORT_TTL,
+}));
+
+if (ONLY.length > 0 && results.length === 0) {
+  console.log(`FAIL INTEROP_ONLY=${process.env.INTEROP_ONLY} selects no test`);
+  results.push(false);
+}
 rmSync(WORK, { recursive: true, force: true });
 const passed = results.filter(Boolean).length;
 const failed = results.length - passed;

@@ -2,6 +2,7 @@
 # The interop suite: libdpop against oidc-provider, jose and oauth4webapi (see run.mjs).
 #
 #   tests/interop/run.sh
+#   INTEROP_ONLY='server check' tests/interop/run.sh     # only the tests whose names match
 #
 # Needs `make all` first (target/release/libdpop.so, target/release/dpop-test-server,
 # build/client_credentials, build/dpoptool), node >= 20 and npm. Installs the locked node

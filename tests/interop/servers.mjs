@@ -2,8 +2,12 @@
 //
 // - startAuthorizationServer: panva's oidc-provider (an OpenID-certified authorization server)
 //   issuing DPoP-bound JWT access tokens (cnf.jkt) to two client_credentials clients, one with
-//   client_secret_post and one with client_secret_basic; DPoP nonces off (no nonceSecret) or
-//   required; a configurable token lifetime. Every request is recorded.
+//   client_secret_post and one with client_secret_basic; DPoP nonces off (no nonceSecret),
+//   required, or required and rotated after every token issued; a configurable token lifetime.
+//   On request also: private_key_jwt clients registered with their public JWKS, the FAPI 2.0
+//   profile, a public client (authorization_code + PKCE, rotating DPoP-bound refresh tokens,
+//   logins completed without a user), discovery without its RFC 8414 document. Every request is
+//   recorded, with its form parameters.
 // - startResourceServer: a protected API that checks each request twice, independently of
 //   libdpop's Rust verifier: once with its own RFC 9449 §4.3/§7 checks built on jose (proof
 //   signature with the embedded key, typ, alg, htm, htu, iat, jti replay, ath, nonce; the access
@@ -17,14 +21,23 @@ import http from 'node:http';
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 import Provider, { errors } from 'oidc-provider';
+// oidc-provider's internal state (its own weak_cache helper; the package has no exports map):
+// used only to swap in a nonce source that rotates on demand (nonces: 'rotating').
+import internals from 'oidc-provider/lib/helpers/weak_cache.js';
 
 export const AUDIENCE = 'urn:libdpop:interop:api';
 export const SCOPES = 'api:read api:write';
-export const PROOF_ALGS = ['ES256', 'ES384', 'EdDSA'];
+export const PROOF_ALGS = ['ES256', 'ES384', 'EdDSA', 'PS256'];
+/** The algorithms FAPI 2.0 Security Profile §5.4 allows, for client assertions and proofs. */
+export const FAPI_ALGS = ['PS256', 'ES256', 'EdDSA'];
 export const CLIENTS = {
   post: { id: 'interop-post', secret: 'post-secret-7fQ2kLw9' },
   basic: { id: 'interop-basic', secret: 'basic secret:+/%&=' },
 };
+/** The public client (token_endpoint_auth_method none) of `publicClient: true`. */
+export const PUBLIC_CLIENT = { id: 'interop-public', redirectUri: 'http://127.0.0.1/interop-callback' };
+/** The account every interaction logs in, without a user. */
+export const ACCOUNT = 'interop-user';
 
 const IAT_WINDOW = 60;
 
@@ -67,10 +80,24 @@ function proofNonce(proof) {
 }
 
 /**
- * Starts oidc-provider. `nonces`: 'off' (no nonceSecret: a proof carrying a nonce is refused) or
- * 'required'. `ttl`: access token lifetime in seconds.
+ * Starts oidc-provider.
+ *   nonces       'off' (no nonceSecret: a proof carrying a nonce is refused), 'required' (its
+ *                own nonces, which change once a minute), or 'rotating' (required, and the nonce
+ *                changes after every successful token response, so the next token request
+ *                carries a stale one; only the current nonce is accepted)
+ *   ttl          access token lifetime in seconds
+ *   jwtClients   [{id, jwks, alg?}]: private_key_jwt client_credentials clients, registered
+ *                with their public JWKS (and token_endpoint_auth_signing_alg when alg is given)
+ *   fapi         true: features.fapi { profile: '2.0' }, only private_key_jwt, FAPI_ALGS for
+ *                client assertions and DPoP proofs; the secret clients are not registered
+ *   publicClient true: PUBLIC_CLIENT registered (authorization_code + refresh_token, rotating
+ *                DPoP-bound refresh tokens); interactions log in ACCOUNT without a user
+ *   hideOauthMetadata  true: /.well-known/oauth-authorization-server answers 404 (only the
+ *                OpenID discovery document is left)
  */
-export async function startAuthorizationServer({ nonces = 'off', ttl = 300 } = {}) {
+export async function startAuthorizationServer({
+  nonces = 'off', ttl = 300, jwtClients = [], fapi = false, publicClient = false, hideOauthMetadata = false,
+} = {}) {
   const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
   const signingKey = { ...(await jose.exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'interop-es256' };
   const log = [];
@@ -78,7 +105,7 @@ export async function startAuthorizationServer({ nonces = 'off', ttl = 300 } = {
   const issuer = await listen(server);
 
   const dPoP = { enabled: true };
-  if (nonces === 'required') {
+  if (nonces === 'required' || nonces === 'rotating') {
     dPoP.nonceSecret = randomBytes(32);
     dPoP.requireNonce = () => true;
   } else if (nonces !== 'off') {
@@ -95,15 +122,54 @@ export async function startAuthorizationServer({ nonces = 'off', ttl = 300 } = {
     id_token_signed_response_alg: 'ES256',
     scope: SCOPES,
   });
+  const jwtClient = ({ id, jwks, alg }) => ({
+    client_id: id,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    ...(alg ? { token_endpoint_auth_signing_alg: alg } : {}),
+    jwks,
+    dpop_bound_access_tokens: true,
+    id_token_signed_response_alg: 'ES256',
+    scope: SCOPES,
+  });
+  const clients = [
+    ...(fapi ? [] : [client('post', 'client_secret_post'), client('basic', 'client_secret_basic')]),
+    ...jwtClients.map(jwtClient),
+  ];
+  if (publicClient) {
+    clients.push({
+      client_id: PUBLIC_CLIENT.id,
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [PUBLIC_CLIENT.redirectUri],
+      token_endpoint_auth_method: 'none',
+      dpop_bound_access_tokens: true,
+      id_token_signed_response_alg: 'ES256',
+      scope: `openid ${SCOPES}`,
+    });
+  }
   const provider = new Provider(issuer, {
-    clients: [client('post', 'client_secret_post'), client('basic', 'client_secret_basic')],
+    clients,
     jwks: { keys: [signingKey] },
     scopes: SCOPES.split(' '),
-    ttl: { ClientCredentials: ttl },
-    enabledJWA: { dPoPSigningAlgValues: PROOF_ALGS },
+    ttl: { ClientCredentials: ttl, AccessToken: ttl },
+    // clientAuthSigningAlgValues defaults to HS256 RS256 PS256 ES256 Ed25519 EdDSA.
+    enabledJWA: fapi
+      ? { dPoPSigningAlgValues: FAPI_ALGS, clientAuthSigningAlgValues: FAPI_ALGS }
+      : { dPoPSigningAlgValues: PROOF_ALGS },
+    ...(fapi ? { clientAuthMethods: ['private_key_jwt'] } : {}),
+    // A refresh token whenever the client may use the grant (no offline_access dance), rotated
+    // on every use; oidc-provider binds a public client's refresh tokens to its DPoP key.
+    issueRefreshToken: (_ctx, c) => c.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
       dPoP,
       resourceIndicators: {
         enabled: true,
@@ -125,6 +191,33 @@ export async function startAuthorizationServer({ nonces = 'off', ttl = 300 } = {
     },
   });
   provider.on('server_error', (_ctx, error) => console.error('oidc-provider server_error:', error));
+
+  // nonces 'rotating': oidc-provider's own nonces are time-based (a 60 s step, five accepted);
+  // this source gives one nonce until a token is issued, then the next.
+  let rotateNonce = () => {};
+  if (nonces === 'rotating') {
+    let current = b64u(randomBytes(16));
+    internals(provider).DPoPNonces = {
+      nextChallenge: () => current,
+      checkChallenge: (value) => value === current,
+    };
+    rotateNonce = () => { current = b64u(randomBytes(16)); };
+  }
+
+  /** An interaction (login and consent) finished at once: ACCOUNT, all the requested scopes. */
+  async function interaction(req, res) {
+    const details = await provider.interactionDetails(req, res);
+    const grant = new provider.Grant({ accountId: ACCOUNT, clientId: details.params.client_id });
+    const requested = String(details.params.scope ?? '').split(' ');
+    // SCOPES are in the provider's `scopes`, so a request's api:* scopes count as its own
+    // ("OIDC") scopes as well as the resource's.
+    const known = requested.filter((s) => s === 'openid' || SCOPES.split(' ').includes(s));
+    grant.addOIDCScope(known.join(' '));
+    grant.addResourceScope(AUDIENCE, known.filter((s) => s !== 'openid').join(' '));
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { login: { accountId: ACCOUNT }, consent: { grantId } },
+      { mergeWithLastSubmission: false });
+  }
 
   const callback = provider.callback();
   server.on('request', (req, res) => {
@@ -155,8 +248,26 @@ export async function startAuthorizationServer({ nonces = 'off', ttl = 300 } = {
       } catch {
         entry.error = undefined;
       }
+      entry.form = /^application\/x-www-form-urlencoded/.test(req.headers['content-type'] ?? '')
+        ? Object.fromEntries(new URLSearchParams(entry.body)) : undefined;
       log.push(entry);
+      if (entry.path === '/token' && entry.status === 200) {
+        rotateNonce();
+      }
     });
+    if (hideOauthMetadata && entry.path === '/.well-known/oauth-authorization-server') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"not_found"}');
+      return;
+    }
+    if (entry.path.startsWith('/interaction/')) {
+      interaction(req, res).catch((e) => {
+        console.error('interaction:', e);
+        res.writeHead(500);
+        res.end();
+      });
+      return;
+    }
     callback(req, res);
   });
 
@@ -165,6 +276,7 @@ export async function startAuthorizationServer({ nonces = 'off', ttl = 300 } = {
     tokenEndpoint: `${issuer}/token`,
     jwksUri: `${issuer}/jwks`,
     log,
+    provider,
     /** The token endpoint's requests so far. */
     tokenRequests: () => log.filter((e) => e.path === '/token'),
     close: () => close(server),
