@@ -139,6 +139,14 @@ static ALLOCATOR: Capturing = Capturing;
 /// One check at a time: each owns the arena while it runs.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// Held for a whole test: what a test does outside its windows (making a key, exporting it)
+/// frees blocks too, and must not land in another test's open window.
+static WHOLE_TEST: Mutex<()> = Mutex::new(());
+
+fn whole_test() -> std::sync::MutexGuard<'static, ()> {
+    WHOLE_TEST.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A form of the secret to look for, kept on the stack (a heap copy would be freed, and found).
 struct Needle {
     what: &'static str,
@@ -340,6 +348,7 @@ fn make(alg: Algorithm) -> Key {
 
 #[test]
 fn generated_used_exported_as_pem_and_dropped_keys_leave_no_secret_in_freed_memory() {
+    let _alone = whole_test();
     for alg in ALGORITHMS {
         assert_no_freed_block_holds_the_secret(&format!("{alg:?}"), |window| {
             // RSA generation (the rsa crate's prime search) frees more than the arena holds,
@@ -365,6 +374,7 @@ fn generated_used_exported_as_pem_and_dropped_keys_leave_no_secret_in_freed_memo
 
 #[test]
 fn a_private_jwk_export_leaves_no_secret_in_freed_memory() {
+    let _alone = whole_test();
     for alg in ALGORITHMS {
         let key = make(alg);
         assert_no_freed_block_holds_the_secret(&format!("{alg:?} private_jwk"), |_| {
@@ -378,6 +388,7 @@ fn a_private_jwk_export_leaves_no_secret_in_freed_memory() {
 
 #[test]
 fn keys_loaded_from_every_format_leave_no_secret_in_freed_memory() {
+    let _alone = whole_test();
     for alg in ALGORITHMS {
         let key = make(alg);
         let jwk = key.private_jwk();

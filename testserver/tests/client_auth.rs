@@ -189,7 +189,11 @@ fn each_assertion_check_names_itself() {
             "client_assertion has expired",
         ),
         (
-            signed(&|c| c["exp"] = json!(now + 301)),
+            // iat set too: the claims' own iat may fall in the next second.
+            signed(&|c| {
+                c["iat"] = json!(now);
+                c["exp"] = json!(now + 301);
+            }),
             "client_assertion lifetime (exp - iat) is over 300 s",
         ),
         (

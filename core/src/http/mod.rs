@@ -279,33 +279,10 @@ impl Client {
                 return Ok(None);
             };
             let options = *self.options.read();
-            let key = self.key.read().clone();
-            let metadata = self.metadata(&settings, transport, deadline)?;
-            if let Some(m) = &metadata {
-                check_metadata(m, &settings, key.as_deref())?;
-            }
-            let token_endpoint = settings
-                .token_endpoint
-                .as_deref()
-                .or(metadata.as_ref().map(|m| m.token_endpoint.as_str()))
-                .unwrap_or_default();
-            let grant = GrantContext {
-                settings: &settings,
-                token_endpoint,
-                audience: settings.issuer.as_deref().unwrap_or(token_endpoint),
-                server_algs: metadata.as_ref().and_then(|m| m.dpop_algs.as_deref()),
-                dpop_key: key,
-                accept_bearer: options.accept_bearer,
-                allow_insecure_http: transport.settings.allow_insecure_http,
-                clock: self.clock.as_ref(),
-                deadline,
-                send: &|request| self.exchange(transport, request),
-                correction: &|origin| self.time_correction(origin),
-            };
             let fetched = self
                 .tokens
                 .get(epoch, options.refresh_margin, Some(deadline), |_| {
-                    token::fetch(&grant, self.tokens.refresh_token())
+                    self.fetch_token(&settings, options, transport, deadline)
                 })
                 .inspect_err(|e| {
                     if matches!(e.kind(), ErrorKind::TokenEndpoint | ErrorKind::ProofRejected) {
@@ -321,6 +298,43 @@ impl Client {
             ErrorKind::TokenConfig,
             "the token settings or the key changed during every token request; try the request again",
         ))
+    }
+}
+
+impl Client {
+    /// Runs the grant for a new token (inside the token cache's single fetch): the issuer's
+    /// metadata first when the settings name one, so that a cached token needs no metadata.
+    fn fetch_token(
+        &self,
+        settings: &AuthToken,
+        options: Options,
+        transport: &Transport,
+        deadline: Instant,
+    ) -> Result<AccessToken> {
+        let key = self.key.read().clone();
+        let metadata = self.metadata(settings, transport, deadline)?;
+        if let Some(m) = &metadata {
+            check_metadata(m, settings, key.as_deref())?;
+        }
+        let token_endpoint = settings
+            .token_endpoint
+            .as_deref()
+            .or(metadata.as_ref().map(|m| m.token_endpoint.as_str()))
+            .unwrap_or_default();
+        let grant = GrantContext {
+            settings,
+            token_endpoint,
+            audience: settings.issuer.as_deref().unwrap_or(token_endpoint),
+            server_algs: metadata.as_ref().and_then(|m| m.dpop_algs.as_deref()),
+            dpop_key: key,
+            accept_bearer: options.accept_bearer,
+            allow_insecure_http: transport.settings.allow_insecure_http,
+            clock: self.clock.as_ref(),
+            deadline,
+            send: &|request| self.exchange(transport, request),
+            correction: &|origin| self.time_correction(origin),
+        };
+        token::fetch(&grant, self.tokens.refresh_token())
     }
 }
 

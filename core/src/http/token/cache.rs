@@ -370,6 +370,32 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_refresh_token_outlives_a_rejected_token_but_not_new_settings() {
+        let (cache, clock) = cache();
+        let with_refresh = |rt: &str| {
+            let mut t = token(clock.as_ref(), 60);
+            t.refresh_token = Some(Zeroizing::new(rt.into()));
+            t
+        };
+        let first = get(&cache, Duration::ZERO, |_| Ok(with_refresh("rt-1"))).unwrap();
+        cache.invalidate(&first);
+        assert!(cache.peek().is_none());
+        assert_eq!(cache.refresh_token().as_deref().map(String::as_str), Some("rt-1"));
+        get(&cache, Duration::ZERO, |_| Ok(with_refresh("rt-2"))).unwrap();
+        cache.forget_token(true);
+        assert_eq!(
+            cache.refresh_token().as_deref().map(String::as_str),
+            Some("rt-2"),
+            "clear_token keeps the newest refresh token"
+        );
+        cache.reset(true);
+        assert!(
+            cache.refresh_token().is_none(),
+            "a new key or new settings drop it"
+        );
+    }
+
+    #[test]
     fn a_fetch_made_under_settings_changed_meanwhile_is_dropped() {
         let (cache, clock) = cache();
         let epoch = cache.epoch();
