@@ -49,3 +49,11 @@ pub fn session_log_entry(
     let response = Response::new(status, response_headers.to_vec(), response_body.to_vec());
     render(&request, Ok(&response), Duration::ZERO, secrets)
 }
+
+/// The fast `htu` (when it answers) and the URL parser's, for the fuzz target to compare.
+pub fn htu_both(url: &str) -> (Option<String>, Result<String>) {
+    (
+        crate::proof::htu_fast(url).map(str::to_string),
+        crate::proof::htu_parsed(url),
+    )
+}

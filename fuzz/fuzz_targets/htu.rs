@@ -1,13 +1,21 @@
 //! `dpop_core::htu` on arbitrary strings (the input as UTF-8, invalid sequences replaced).
 //!
 //! Properties: no panic; an `htu` is an http(s) URL with no query, no fragment and no user
-//! info, and it is its own `htu` (`htu(htu(x)) == htu(x)`).
+//! info, and it is its own `htu` (`htu(htu(x)) == htu(x)`); where the fast path (no URL
+//! parsing) answers, the URL parser gives the same `htu`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let input = String::from_utf8_lossy(data);
+    if let (Some(fast), parsed) = dpop_core::fuzzing::htu_both(&input) {
+        assert_eq!(
+            Ok(fast),
+            parsed.map_err(|e| e.to_string()),
+            "the fast htu of {input:?} differs"
+        );
+    }
     let htu = match dpop_core::htu(&input) {
         Ok(htu) => htu,
         Err(e) => return drop(e.to_string()),

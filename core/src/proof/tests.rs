@@ -181,3 +181,71 @@ fn debug_never_shows_the_access_token_or_the_query() {
     assert!(!shown.contains("k-9431"), "{shown}");
     assert!(shown.contains("<hidden>") && shown.contains("n-1"), "{shown}");
 }
+
+#[test]
+fn the_fast_htu_agrees_with_the_url_parser_or_declines() {
+    let fast = [
+        "https://api.example.com/resource",
+        "https://api.example.com/v1/items?id=7#frag",
+        "http://127.0.0.1:8080/dpop/test?x",
+        "https://a-b.example:8443/A/b~c/d;e=f:g@h",
+        "http://10.0.0.255/",
+    ];
+    for url in fast {
+        let got = htu_fast(url).unwrap_or_else(|| panic!("{url} takes the fast path"));
+        assert_eq!(got, htu_parsed(url).unwrap(), "{url}");
+    }
+    let declined = [
+        "https://API.example.com/r",
+        "https://api.example.com:443/r",
+        "http://api.example.com:80/r",
+        "https://api.example.com",
+        "https://user:pw@api.example.com/r",
+        "https://api.example.com/a/../b",
+        "https://api.example.com/a/./b",
+        "https://api.example.com/a%2fb",
+        "https://api.example.com/a b",
+        "https://xn--bcher-kva.example/",
+        "https://api.example.com./r",
+        "http://127.1/r",
+        "http://0x7f.0.0.1/r",
+        "http://127.000.0.1/r",
+        "http://[::1]/r",
+        "https://api.example.com:08443/r",
+        "https://api.example.com:99999/r",
+        "https://api..example/r",
+        "ftp://api.example.com/r",
+        "https://api.example.com/é",
+    ];
+    for url in declined {
+        assert_eq!(htu_fast(url), None, "{url} goes to the parser");
+        if let Ok(parsed) = htu_parsed(url) {
+            assert_eq!(htu(url).unwrap(), parsed);
+        }
+    }
+}
+
+#[test]
+fn jtis_from_the_pool_are_distinct_across_many_proofs_and_threads() {
+    let key = Key::generate(crate::key::Algorithm::Es256).unwrap();
+    let jti = |p: &str| {
+        let payload = p.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).unwrap()).unwrap();
+        claims["jti"].as_str().unwrap().to_string()
+    };
+    let all: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..100)
+                        .map(|_| jti(&Proof::new("GET", "https://a.example/").sign(&key).unwrap()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    });
+    let distinct: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!(distinct.len(), 400);
+    assert!(all.iter().all(|j| j.len() == 22), "16 bytes each");
+}
