@@ -146,7 +146,9 @@ fn builtin_roots(extra: &[Certificate<'static>]) -> RootCerts {
     if extra.is_empty() {
         return RootCerts::Specific(Arc::clone(builtin));
     }
-    RootCerts::Specific(Arc::new(builtin.iter().cloned().chain(extra.iter().cloned()).collect()))
+    RootCerts::Specific(Arc::new(
+        builtin.iter().cloned().chain(extra.iter().cloned()).collect(),
+    ))
 }
 
 /// The operating system's trusted roots, read once per process (`SSL_CERT_FILE` and
