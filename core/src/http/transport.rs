@@ -115,7 +115,14 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
         .timeout_send_body(Some(s.read_timeout))
         .timeout_recv_response(Some(s.read_timeout))
         .timeout_recv_body(Some(s.read_timeout))
-        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(roots)
+                // ureq's `rustls` feature would pick this provider too, but it also links
+                // webpki-roots, a second copy of the Mozilla roots next to webpki-root-certs.
+                .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .build(),
+        )
         .build();
     ureq::Agent::with_parts(
         config,
@@ -124,15 +131,24 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
     )
 }
 
-/// The built-in Mozilla roots (webpki-root-certs) and `extra`.
+/// The built-in Mozilla roots (webpki-root-certs, borrowed, listed once per process) and
+/// `extra`.
 fn builtin_roots(extra: &[Certificate<'static>]) -> RootCerts {
+    static BUILTIN: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
+    let builtin = BUILTIN.get_or_init(|| {
+        Arc::new(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()))
+                .collect(),
+        )
+    });
     if extra.is_empty() {
-        return RootCerts::WebPki;
+        return RootCerts::Specific(Arc::clone(builtin));
     }
-    let builtin = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned());
-    RootCerts::Specific(Arc::new(builtin.chain(extra.iter().cloned()).collect()))
+    RootCerts::Specific(Arc::new(
+        builtin.iter().cloned().chain(extra.iter().cloned()).collect(),
+    ))
 }
 
 /// The operating system's trusted roots, read once per process (`SSL_CERT_FILE` and
