@@ -3,7 +3,7 @@
  * private CA made for the run, benches/make_ca.sh), in the same process and the same run.
  *
  *   https_bench cost SECONDS ROUNDS       microseconds per request of each variant below
- *   https_bench handles curl|dpop N       memory of N more handles, each with one open connection
+ *   https_bench handles KIND N            memory of N more handles of KIND (below)
  *
  * Reads DPOP_API_URL (https://127.0.0.1:PORT/..., from tests/with_server.sh), DPOP_CA_FILE,
  * and DPOP_CLIENT_SECRET (default "secret", the server's default m2m.dpop client).
@@ -28,7 +28,9 @@
  *
  * handles: opens one handle of the kind and makes one request on it (libraries initialised,
  * code paged in), reads VmRSS, then opens N more, each making one request and keeping its
- * connection open (dpop: a shared key, a token fetched and cached), and reads VmRSS again.
+ * connection open, and reads VmRSS again. KIND: curl (an easy handle); dpop (a shared key, a
+ * token fetched and cached); and for the breakdown, dpop-bare (no key or token) and dpop-idle
+ * (dpop_http_new and the CA file set, no request, so no connection).
  * Prints "handles_rss_before_kib", "handles_rss_after_kib" and "handles_kib_per_handle".
  */
 #define _POSIX_C_SOURCE 200809L
@@ -278,9 +280,10 @@ static int cost(double seconds, int rounds) {
 /* --- handles -------------------------------------------------------------------------------- */
 
 static int handles(const char *kind, int n) {
-    int curl = strcmp(kind, "curl") == 0;
-    if (!curl && strcmp(kind, "dpop") != 0) {
-        die("handles: the kind is curl or dpop", kind);
+    int curl = strcmp(kind, "curl") == 0, bare = strcmp(kind, "dpop-bare") == 0;
+    int idle = strcmp(kind, "dpop-idle") == 0;
+    if (!curl && !bare && !idle && strcmp(kind, "dpop") != 0) {
+        die("handles: the kind is curl, dpop, dpop-bare or dpop-idle", kind);
     }
     static struct curl_client curl_handles[MAX_HANDLES + 1];
     static struct dpop_client dpop_handles[MAX_HANDLES + 1];
@@ -298,8 +301,10 @@ static int handles(const char *kind, int n) {
             curl_open(&curl_handles[i], base_ip, 0);
             curl_send(&curl_handles[i]);
         } else {
-            dpop_open(&dpop_handles[i], base_ip, key, 0);
-            dpop_send(&dpop_handles[i]);
+            dpop_open(&dpop_handles[i], base_ip, bare || idle ? NULL : key, 0);
+            if (!idle || i == 0) {
+                dpop_send(&dpop_handles[i]);
+            }
         }
         if (i == 0) { /* the first handle: the libraries' own set-up, not counted */
             before = rss_kib();
@@ -324,7 +329,7 @@ static int handles(const char *kind, int n) {
 
 int main(int argc, char **argv) {
     if (argc != 4 || (strcmp(argv[1], "cost") != 0 && strcmp(argv[1], "handles") != 0)) {
-        fprintf(stderr, "usage: https_bench cost SECONDS ROUNDS | https_bench handles curl|dpop N\n");
+        fprintf(stderr, "usage: https_bench cost SECONDS ROUNDS | https_bench handles curl|dpop|dpop-bare|dpop-idle N\n");
         return 2;
     }
     const char *api = getenv("DPOP_API_URL");
