@@ -192,7 +192,9 @@ if ! long=$(benches/soak.sh --tls 1 "$long_requests" "$long_ttl"); then
     echo "$long" >&2; echo "FAILED: the HTTPS soak, 1 thread" >&2; exit 1
 fi
 say "HTTPS soak: $many_threads threads x $many_requests requests on one handle, nonce rotating every $((many_threads * 10))"
-if ! many=$(benches/soak.sh --tls "$many_threads" "$many_requests" 2 $((many_threads * 10))); then
+# The smoke's 64 x 10 requests end while the 64 connections are still opening: its RSS is
+# reported, not judged (benches/c/soak.c); the full run's 64 x 2000 judges it.
+if ! many=$(SOAK_RSS_UNJUDGED=$smoke benches/soak.sh --tls "$many_threads" "$many_requests" 2 $((many_threads * 10))); then
     echo "$many" >&2; echo "FAILED: the HTTPS soak, $many_threads threads" >&2; exit 1
 fi
 of() { value "$1" "$(sed -n 's/^soak //p' <<<"$2")"; }
