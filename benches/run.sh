@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libdpop benchmarks: one table, every figure next to a reference measured in the same run.
 #
-#   benches/run.sh            the full run (`make bench`, about three minutes), table on stdout
+#   benches/run.sh            the full run (`make bench`, about five minutes), table on stdout
 #   benches/run.sh --smoke    a few iterations of everything (`make test`, well under a minute
 #                             after the builds): checks that each part builds and runs, that
 #                             64 concurrent first calls make one token request, and runs short
