@@ -9,6 +9,9 @@
 //!   set by the host, so no token endpoint is involved). `/plain` ignores both headers, so
 //!   `added_us = dpop_us - plain_us` is what libdpop adds on the client: the proof, the larger
 //!   request, and libdpop's transport (the server reads and records the larger head too).
+//! - `proof_us`: one proof like the one the DPoP [`Client`] sends (`Proof::sign`, no request),
+//!   timed in the same rounds: `added_us / proof_us` is the request-cost goal, a ratio that
+//!   holds on any machine.
 //! - `api_us`: a [`Client`] with a token from the server's token endpoint, `GET /dpop/test`,
 //!   where the server verifies token and proof (its own cost, not the client's).
 //! - `shared1_rps`, `shared2_rps`, `separate2_rps`: requests per second of 1 and 2 threads
@@ -25,7 +28,7 @@
 //! `--only VARIANT [--requests N]` sends N requests (default 20000) of one variant (`plain`,
 //! `client`, `dpop`, `api`) and nothing else, for profilers.
 
-use dpop_core::{Algorithm, Client, Key};
+use dpop_core::{Algorithm, Client, Key, Proof};
 use dpop_testserver::{Config, Server};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -76,7 +79,7 @@ fn plain_get(agent: &ureq::Agent, url: &str) {
 }
 
 /// The ways of sending a request that [`request_cost`] compares, set up against one server.
-const VARIANTS: [&str; 4] = ["plain", "client", "dpop", "api"];
+const VARIANTS: [&str; 5] = ["plain", "client", "dpop", "api", "proof"];
 
 struct Senders {
     // Dropped last: the clients' connections close before the server stops.
@@ -84,6 +87,7 @@ struct Senders {
     client: Client,
     dpop: Client,
     api: Client,
+    key: Arc<Key>,
     plain_url: String,
     api_url: String,
     _server: Server,
@@ -108,6 +112,7 @@ impl Senders {
             client: Client::new(),
             dpop,
             api,
+            key: Arc::clone(key),
             plain_url: format!("{}/plain", server.base_url()),
             api_url: server.api_url(),
             _server: server,
@@ -125,6 +130,13 @@ impl Senders {
             "client" => expect_ok(self.client.get(&self.plain_url)),
             "dpop" => expect_ok(self.dpop.get(&self.plain_url)),
             "api" => expect_ok(self.api.get(&self.api_url)),
+            "proof" => {
+                let proof = Proof::new("GET", &self.plain_url)
+                    .access_token(Some(HOST_TOKEN))
+                    .sign(&self.key)
+                    .expect("signing a proof");
+                std::hint::black_box(proof);
+            }
             other => panic!("unknown variant {other}: use one of {VARIANTS:?}"),
         }
     }

@@ -8,7 +8,8 @@
 #   - rustfmt and clippy (rustup component add) when missing;
 #   - cbindgen 0.29.4 into build/tools (cargo install --root), unless that version is there;
 #   - the Python test packages (tests/python/requirements.txt) into a virtualenv, build/venv;
-#   - system packages (valgrind, g++, cmake, pkg-config, openssl, node 20 + npm) with apt-get when running as root
+#   - system packages (valgrind, g++, cmake, pkg-config, openssl, node 20 + npm, and libcurl's
+#     headers, libcurl4-openssl-dev, for the benchmarks' libcurl rows) with apt-get when running as root
 #     on Debian; otherwise the suites that need a missing one are skipped, with the package and
 #     the command that installs it.
 # Every suite runs, whatever happened to the ones before; the exit status is 0 only when none
@@ -55,6 +56,10 @@ need pkg-config pkg-config
 # Without valgrind the C programs still run (the Makefile then runs them bare); the summary
 # says that their valgrind run was skipped.
 need valgrind valgrind
+# libcurl's headers: without them the benchmark smoke skips its libcurl rows and says so.
+if ! printf '#include <curl/curl.h>\n' | cc -E -x c - >/dev/null 2>&1; then
+    apt_install libcurl4-openssl-dev >/dev/null || say "libcurl4-openssl-dev is not installed: the benchmarks' libcurl rows are skipped"
+fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ] || ! have npm; then
     apt_install nodejs npm >/dev/null || true
