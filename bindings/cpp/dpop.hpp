@@ -162,7 +162,7 @@ T* check_new(T* handle) {
 
 }  // namespace detail
 
-/// A DPoP private key (ES256, ES384 or EdDSA): owns one dpop_key.
+/// A DPoP private key (ES256, ES384, EdDSA, PS256 or RS256): owns one dpop_key.
 class Key {
 public:
     /// An empty key handle; fill it with load_file(), load_memory() or generate_key().
@@ -392,8 +392,8 @@ public:
     /// reference, so `key` may be destroyed afterwards.
     Http& set_key(const Key& key) { return check(dpop_http_set_key(handle_, key.handle())); }
 
-    /// The token settings as JSON (Chilkat's AuthToken): client_id, client_secret,
-    /// token_endpoint, and optionally scope, audience, resource, auth_method, extra_params.
+    /// The token settings as JSON (Chilkat's AuthToken): client_id, client_secret or a client
+    /// assertion, token_endpoint or issuer, and more (see the README's AuthToken settings).
     Http& set_auth_token(const std::string& json) {
         return check(dpop_http_set_auth_token(handle_, detail::c_str(json, "json")));
     }
@@ -483,7 +483,8 @@ public:
     /// The HTTP status of this thread's last request (0 when none was received).
     int last_status() const noexcept { return dpop_http_last_status(handle_); }
 
-    /// The message of this thread's last call on the object (empty after a success).
+    /// The message of this thread's last call on the object: empty after a success, except
+    /// when a server rejected the DPoP proof (the response is returned; this says why).
     std::string last_error_text() const { return detail::http_text(handle_); }
 
     /// What is known of the current token, as JSON without the token; std::nullopt when

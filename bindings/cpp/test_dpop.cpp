@@ -378,6 +378,73 @@ void test_http_live(const std::string& token_endpoint, const std::string& api_ur
     CHECK(!token.empty() && !contains(log, token));
 }
 
+// The AuthToken settings of issue 14: private_key_jwt with discovery through `issuer` (when
+// run-tests.sh registered an assertion key with the server: DPOP_ASSERTION_KEY, a PEM file,
+// for the client DPOP_ASSERTION_CLIENT), the new status codes as dpop::Error, and the
+// diagnostic of a rejected proof in last_error_text().
+void test_http_settings14(const std::string& token_endpoint, const std::string& api_url, const std::string& secret) {
+    const std::string issuer = token_endpoint.substr(0, token_endpoint.rfind('/'));
+    const std::string assertion_key = env_or("DPOP_ASSERTION_KEY", "");
+    const std::string assertion_client = env_or("DPOP_ASSERTION_CLIENT", "");
+    if (!assertion_key.empty() && !assertion_client.empty()) {
+        const dpop::Key rsa = dpop::Key::load(assertion_key);
+        CHECK(rsa.alg() == std::optional<std::string>("PS256"));
+        const dpop::Key key = dpop::Key::generate();
+        dpop::Http http;
+        http.set_key(key).set_auth_token("{\"client_id\":" + json_string(assertion_client) +
+                                         ",\"issuer\":" + json_string(issuer) +
+                                         ",\"auth_method\":\"private_key_jwt\",\"client_assertion_key\":" +
+                                         json_string(assertion_key) + ",\"scope\":\"api\"}");
+        const std::string body = http.get(api_url);
+        CHECK(http.last_status() == 200);
+        CHECK(contains(body, "\"client_id\":" + json_string(assertion_client)));
+        CHECK(contains(body, key.thumbprint()));  // cnf.jkt: the DPoP key, not the assertion key
+        CHECK(http.last_error_text().empty());
+        // The server saw one assertion, its aud the issuer (one string).
+        const std::string stats = http.get(issuer + "/stats");
+        CHECK(contains(stats, "\"assertion_auds\":[" + json_string(issuer) + "]"));
+    } else {
+        std::printf("cpp: private_key_jwt with discovery skipped (DPOP_ASSERTION_KEY, DPOP_ASSERTION_CLIENT unset)\n");
+    }
+
+    // New status codes, thrown as dpop::Error: at set_auth_token or, at the latest, at the first
+    // request, before anything is sent.
+    const auto set_and_get = [&api_url](const std::string& settings) {
+        dpop::Http http;
+        http.set_key(dpop::Key::generate()).set_auth_token(settings);
+        return http.get(api_url);
+    };
+    CHECK_THROWS(set_and_get("{\"client_id\":\"m2m.dpop\",\"client_secret\":" + json_string(secret) +
+                             ",\"issuer\":" + json_string(issuer) + ",\"profile\":\"fapi2\"}"),
+                 DPOP_ERR_PROFILE_VIOLATION, "FAPI 2.0");
+    CHECK_THROWS(set_and_get("{\"client_id\":\"m2m.dpop\",\"token_endpoint\":" + json_string(token_endpoint) +
+                             ",\"auth_method\":\"private_key_jwt\",\"client_assertion_key\":\"/nonexistent/key.pem\"}"),
+                 DPOP_ERR_ASSERTION_KEY, "nonexistent");
+
+    // A token issued for one key, sent by the host with another: the 401 is returned, and
+    // last_error_text() says why.
+    const dpop::Key issued_key = dpop::Key::generate();
+    dpop::Http fetcher;
+    fetcher.set_key(issued_key);
+    const std::string token = json_member(
+        std::string(fetcher
+                        .request("POST", token_endpoint, {{"Content-Type", "application/x-www-form-urlencoded"}},
+                                 "grant_type=client_credentials&client_id=m2m.dpop&scope=api&client_secret=" +
+                                     form_value(secret))
+                        .body()),
+        "access_token");
+    CHECK(token.size() > 40);
+    const dpop::Key other_key = dpop::Key::generate("EdDSA");
+    dpop::Http host;
+    host.set_key(other_key).set_access_token(token);
+    (void)host.get(api_url);
+    CHECK(host.last_status() == 401);
+    const std::string text = host.last_error_text();
+    CHECK(contains(text, "The server rejected the DPoP proof; probably the key"));
+    CHECK(contains(text, issued_key.thumbprint()) && contains(text, other_key.thumbprint()));
+    CHECK(!contains(text, token));
+}
+
 }  // namespace
 
 int main() {
@@ -395,6 +462,7 @@ int main() {
         test_proofs();
         test_http_settings();
         test_http_live(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"), dir);
+        test_http_settings14(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"));
     } catch (const dpop::Error& e) {
         record(false, "unexpected dpop::Error", __LINE__);
         std::fprintf(stderr, "  %s (%d): %s\n", e.name(), e.code(), e.what());

@@ -6,7 +6,9 @@
 #      log masked;
 #   3. bad input (missing key file, wrong password, invalid AuthToken, unreachable server,
 #      invalid URL, wrong argument types, a key at a non-ASCII path): False and a readable
-#      LastErrorText each time, and the script goes on;
+#      LastErrorText each time, and the script goes on; then the AuthToken settings
+#      (tests/com/auth_settings.vbs): private_key_jwt with an RSA assertion key file and
+#      discovery through issuer (status 200), and a rejected proof explained in LastErrorText;
 #   4. C clients late-bound through IDispatch and early-bound through the type library's
 #      interfaces, and the type library checked against dpop.idl (tests/com/clients.sh);
 #   5. regsvr32 /u leaves no key of ours; regsvr32 /n /i:user registers under HKCU only, and
@@ -96,6 +98,23 @@ else
     fail "bad_input.vbs"
     grep FAIL "$run/bad_input.out" >&2 || cat "$run/bad_input.out" >&2
 fi
+
+echo "== COM: AuthToken settings (private_key_jwt with issuer discovery; a rejected proof explained)"
+# The assertion key: an RSA key made by openssl, its public JWK (from the dpop command) given
+# to the server as a private_key_jwt client.
+[ -x target/release/dpop ] || cargo build -q --release -p dpop-cli --bin dpop
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$run/rsa-assertion.pem" 2>/dev/null
+target/release/dpop jwk "$run/rsa-assertion.pem" > "$run/rsa-assertion.jwk"
+if BUILD_DIR=$run tests/with_server.sh --client "m2m.dpop:$secret" --client-key "pkjwt.com:$run/rsa-assertion.jwk" -- \
+    bash -c 'wine cscript //nologo tests/com/auth_settings.vbs "$0" "$1" "${DPOP_TOKEN_ENDPOINT%/token}" \
+        "$DPOP_API_URL" pkjwt.com "$DPOP_TOKEN_ENDPOINT" "$2"' \
+    "$run/ec.pem" "$run/rsa-assertion.pem" "$secret" > "$run/auth_settings.out"; then
+    ok "auth_settings.vbs: $(tail -1 "$run/auth_settings.out")"
+else
+    fail "auth_settings.vbs"
+    grep FAIL "$run/auth_settings.out" >&2 || cat "$run/auth_settings.out" >&2
+fi
+grep '^info ' "$run/auth_settings.out" || true
 
 echo "== COM: C clients (IDispatch and vtables) and the type library"
 if [ -x tests/com/clients.sh ]; then

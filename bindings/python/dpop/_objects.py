@@ -408,8 +408,10 @@ class Http(_Handle):
 
     def set_auth_token(self, settings: _JsonObject) -> None:
         """The token settings (Chilkat's ``AuthToken``), a dict or JSON text:
-        ``client_id``, ``client_secret``, ``token_endpoint``; optionally ``scope``,
-        ``audience``, ``resource``, ``auth_method``, ``extra_params``. Forgets any token."""
+        ``client_id``, ``client_secret`` (or ``auth_method`` ``private_key_jwt`` with
+        ``client_assertion_key``, or ``none``), ``token_endpoint`` or ``issuer``; optionally
+        ``scope``, ``grant_type``, ``profile``, ``clock_correction``, ... (the README's
+        "The AuthToken settings"). Forgets any token."""
         self._set("dpop_http_set_auth_token", _json(settings, "auth_token"))
 
     def set_access_token(self, token: Optional[_Text], token_type: Optional[_Text] = None) -> None:
@@ -523,8 +525,10 @@ class Http(_Handle):
 
     @property
     def last_error_text(self) -> str:
-        """The message of this thread's last call on the object ("" after a success;
-        Chilkat's ``LastErrorText``)."""
+        """The message of this thread's last call on the object (Chilkat's
+        ``LastErrorText``): "" after a success, except when a server rejected the DPoP proof
+        (a 401 ``invalid_dpop_proof``, or ``invalid_token`` for a token bound to another key):
+        the response is returned, and this says what is probably wrong."""
         status, data = _lib.read_string(
             _lib.lib().dpop_http_last_error_text, self._handle, capacity=256
         )
@@ -533,7 +537,8 @@ class Http(_Handle):
     @property
     def token_info(self) -> Optional[Dict[str, Any]]:
         """What is known of the current access token, as a dict without the token itself
-        (``token_type``, ``scope``, ``expires_in``, ``refresh_token``, ``source``), or None
+        (``token_type``, ``scope``, ``expires_in``, ``refresh_token``, ``source``,
+        ``clock_offset``: the server's clock minus this computer's, in seconds), or None
         when there is no token yet."""
         status, data = _lib.read_string(
             _lib.lib().dpop_http_token_info, self._handle, capacity=256
