@@ -100,6 +100,7 @@ fn run<'a, T>(function: &str, body: impl FnOnce(&mut Call<'a>) -> FfiResult<T>) 
         if let Some(records) = records {
             records.update(|r| {
                 r.note = None;
+                r.failed = true;
                 r.error.clear();
                 r.error.push_str(&text);
             });

@@ -26,6 +26,9 @@ pub(crate) struct Record {
     /// What a call that succeeds leaves as its error text instead of nothing: libdpop's
     /// diagnostic of a rejected DPoP proof, whose response the call still returns.
     pub(crate) note: Option<String>,
+    /// Whether the thread's last call on the handle failed (COM's `LastMethodSuccess` is its
+    /// negation: a returned response with a diagnostic is a success).
+    pub(crate) failed: bool,
 }
 
 /// The records of one handle, by thread.
@@ -60,6 +63,7 @@ impl Records {
         let thread = std::thread::current().id();
         if let Some(record) = self.map.by_thread.lock().get_mut(&thread) {
             record.error.clear();
+            record.failed = false;
             if let Some(note) = record.note.take() {
                 record.error.push_str(&note);
             }

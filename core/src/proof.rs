@@ -217,10 +217,8 @@ pub fn htu(url: &str) -> Result<String> {
 pub(crate) fn htu_fast(url: &str) -> Option<&str> {
     let (rest, default_port) = if let Some(rest) = url.strip_prefix("https://") {
         (rest, "443")
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (rest, "80")
     } else {
-        return None;
+        (url.strip_prefix("http://")?, "80")
     };
     let end = rest
         .bytes()

@@ -153,6 +153,7 @@ fn run<T>(records: &Records, name: &str, body: impl FnOnce() -> Outcome<T>) -> O
     };
     records.update(|record| {
         record.note = None;
+        record.failed = true;
         record.error.clear();
         record.error.push_str(name);
         record.error.push_str(": ");
@@ -179,7 +180,7 @@ pub(crate) fn last_error_text(records: &Records) -> String {
 
 /// `LastMethodSuccess` of the calling thread: true until a method fails.
 pub(crate) fn last_method_success(records: &Records) -> bool {
-    records.read(|record| record.is_none_or(|r| r.error.is_empty()))
+    records.read(|record| record.is_none_or(|r| !r.failed))
 }
 
 /// An `[in] BSTR` as UTF-8; `name` names it when it is not valid UTF-16.

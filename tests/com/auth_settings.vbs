@@ -106,8 +106,8 @@ Check "LastErrorText holds the diagnostic", InStr(text, "The server rejected the
 Check "it names the token's key and the proof's", _
     InStr(text, issuedKey.GetJwkThumbprint("")) > 0 And InStr(text, otherKey.GetJwkThumbprint("")) > 0, text
 Check "it holds no token", InStr(text, token) = 0, text
-' What LastMethodSuccess says after a returned response with a diagnostic (not checked).
-WScript.Echo "info LastMethodSuccess after the rejected proof: " & host.LastMethodSuccess
+' A response came back, so the method succeeded (the reference sample quits on False).
+Check "LastMethodSuccess is True: a response came back", host.LastMethodSuccess, host.LastErrorText
 
 WScript.Echo "auth_settings: " & passed & " passed, " & failed & " failed"
 If failed > 0 Then WScript.Quit 1
