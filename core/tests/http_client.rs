@@ -573,3 +573,37 @@ fn a_post_without_a_body_sends_content_length_zero() {
         .iter()
         .all(|(n, _)| !n.eq_ignore_ascii_case("content-length")));
 }
+
+/// A server on 127.0.0.1 that answers one request with a response head holding a header
+/// of `header_bytes` bytes.
+fn long_header_server(header_bytes: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let thread = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nX-Long: {}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            "a".repeat(header_bytes)
+        );
+        let _ = stream.write_all(head.as_bytes());
+    });
+    (url, thread)
+}
+
+#[test]
+fn response_heads_up_to_the_limit_are_read_and_longer_ones_refused() {
+    let client = Client::new();
+    let (url, server) = long_header_server(40 * 1024);
+    let r = client.get(&url).unwrap();
+    assert_eq!((r.status(), r.body()), (200, &b"ok"[..]));
+    assert_eq!(r.header("x-long").map(|v| v.len()), Some(40 * 1024));
+    server.join().unwrap();
+
+    let (url, server) = long_header_server(100 * 1024);
+    let e = client.get(&url).unwrap_err();
+    assert!(e.message().contains("response header is too big"), "{e:?}");
+    server.join().unwrap();
+}

@@ -93,13 +93,7 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
     let roots = if s.system_roots {
         match system_roots() {
             Some(system) if s.extra_roots.is_empty() => RootCerts::Specific(Arc::clone(system)),
-            Some(system) => RootCerts::Specific(Arc::new(
-                system
-                    .iter()
-                    .cloned()
-                    .chain(s.extra_roots.iter().cloned())
-                    .collect(),
-            )),
+            Some(system) => with_extra(system, &s.extra_roots),
             None => builtin_roots(&s.extra_roots),
         }
     } else {
@@ -107,6 +101,12 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
     };
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // ureq's default buffers are 128 KiB each way, at the TCP and again at the TLS layer:
+        // half a MiB per connection. The input must hold a whole response head (ureq stops
+        // at max_response_header_size, 64 KiB, and needs room to see it was passed); the
+        // output the longest request header line (a token or a proof of a few KiB).
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
         .max_redirects(0)
         .user_agent(s.user_agent.as_str())
         .proxy(proxy)
@@ -146,9 +146,37 @@ fn builtin_roots(extra: &[Certificate<'static>]) -> RootCerts {
     if extra.is_empty() {
         return RootCerts::Specific(Arc::clone(builtin));
     }
-    RootCerts::Specific(Arc::new(
-        builtin.iter().cloned().chain(extra.iter().cloned()).collect(),
-    ))
+    with_extra(builtin, extra)
+}
+
+/// `base` and `extra` in one list, shared by every handle that asks for the same: a host that
+/// gives each of its handles the same CA file keeps one copy of the roots, not one per handle.
+fn with_extra(base: &Arc<Vec<Certificate<'static>>>, extra: &[Certificate<'static>]) -> RootCerts {
+    type Combined = (
+        Arc<Vec<Certificate<'static>>>,
+        Vec<Certificate<'static>>,
+        Arc<Vec<Certificate<'static>>>,
+    );
+    /// The last few combinations made (hosts use one or two CA files).
+    static RECENT: std::sync::Mutex<Vec<Combined>> = std::sync::Mutex::new(Vec::new());
+    const KEPT: usize = 4;
+    let mut recent = RECENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, _, both)) = recent.iter().find(|(b, e, _)| {
+        Arc::ptr_eq(b, base) && e.len() == extra.len() && e.iter().zip(extra).all(|(x, y)| x.der() == y.der())
+    }) {
+        return RootCerts::Specific(Arc::clone(both));
+    }
+    let both = Arc::new(
+        base.iter()
+            .cloned()
+            .chain(extra.iter().cloned())
+            .collect::<Vec<_>>(),
+    );
+    if recent.len() == KEPT {
+        recent.remove(0);
+    }
+    recent.push((Arc::clone(base), extra.to_vec(), Arc::clone(&both)));
+    RootCerts::Specific(both)
 }
 
 /// The operating system's trusted roots, read once per process (`SSL_CERT_FILE` and
@@ -309,6 +337,13 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
     Ok(Response::new(status, headers, body))
 }
 
+/// Bytes of a connection's input buffer: ureq's 64 KiB response-head limit and a margin, so
+/// that an overlong head is reported as one.
+const INPUT_BUFFER: usize = 68 * 1024;
+
+/// Bytes of a connection's output buffer: the longest request header line must fit.
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 /// The request's total time ran out, `when`.
 pub(crate) fn out_of_time(transport: &Transport, url: &str, when: &str) -> Error {
     Error::new(
@@ -376,4 +411,30 @@ fn transport_error(transport: &Transport, e: ureq::Error, url: &str) -> Error {
     let shown = crate::redact::url(url);
     let detail = e.to_string().replace(url, &shown);
     Error::new(kind, format!("{what}: {shown}: {detail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(roots: RootCerts) -> Arc<Vec<Certificate<'static>>> {
+        match roots {
+            RootCerts::Specific(list) => list,
+            _ => panic!("a specific list"),
+        }
+    }
+
+    #[test]
+    fn handles_with_the_same_ca_share_one_list_of_roots() {
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["other.test".into()]).unwrap();
+        let extra = [Certificate::from_der(ca.cert.der()).to_owned()];
+        let a = list(builtin_roots(&extra));
+        let b = list(builtin_roots(&[Certificate::from_der(ca.cert.der()).to_owned()]));
+        assert!(Arc::ptr_eq(&a, &b), "the same CA: one list");
+        assert_eq!(a.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() + 1);
+        let c = list(builtin_roots(&[Certificate::from_der(other.cert.der()).to_owned()]));
+        assert!(!Arc::ptr_eq(&a, &c), "another CA: another list");
+        assert_eq!(c.last().unwrap().der(), other.cert.der().as_ref());
+    }
 }
