@@ -354,7 +354,8 @@ fn a_rejected_proof_is_explained() {
 
     // The key changed after the token was issued (a host's token bound to another key).
     let server = Server::start(config()).unwrap();
-    let first = client(es256(), &secret_settings(&server));
+    let first_key = es256();
+    let first = client(Arc::clone(&first_key), &secret_settings(&server));
     assert_eq!(first.get(&server.api_url()).unwrap().status(), 200);
     let token = server.stats().requests[1].header("authorization").unwrap()["DPoP ".len()..].to_string();
     let other = Client::new();
@@ -367,6 +368,16 @@ fn a_rejected_proof_is_explained() {
     assert!(text.contains("probably the key"), "{text}");
     assert!(text.contains(key.thumbprint()), "{text}");
     assert!(!text.contains(&token), "the token is not in the text");
+
+    // A token the server no longer accepts, used with its own key: invalid_token, no proof
+    // diagnostic.
+    let own = Client::new();
+    own.set_key(first_key);
+    own.set_access_token(Some(&token), None).unwrap();
+    server.revoke_all_tokens();
+    let r = own.get(&server.api_url()).unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.diagnostic().is_none(), "{:?}", r.diagnostic());
 }
 
 #[test]

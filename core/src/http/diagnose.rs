@@ -126,6 +126,15 @@ pub(crate) fn rejected_proof(response: &Response, known: &Known<'_>) -> String {
     crate::redact::secrets(&text, known.secrets)
 }
 
+/// Whether the access token sent is a JWT bound (`cnf.jkt`) to another key than the one that
+/// signed the request's proof.
+pub(crate) fn bound_to_another_key(response: &Response, token: Option<&str>) -> bool {
+    match (&response.proof, token.and_then(token_jkt)) {
+        (Some(sent), Some(jkt)) => jkt != sent.jkt,
+        _ => false,
+    }
+}
+
 /// The `cnf.jkt` of a JWT access token, read without verifying it (only the client's own
 /// diagnosis uses it); `None` for an opaque token.
 fn token_jkt(token: &str) -> Option<String> {
@@ -212,6 +221,20 @@ mod tests {
             text.contains("bound to the key 'KEY-BEFORE'") && text.contains("signed with the key KEY-NOW"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_a_token_bound_to_another_key_makes_invalid_token_a_proof_matter() {
+        let bound = |jkt: &str| {
+            let payload =
+                Base64UrlUnpadded::encode_string(format!(r#"{{"cnf":{{"jkt":"{jkt}"}}}}"#).as_bytes());
+            format!("eyJhbGciOiJFUzI1NiJ9.{payload}.c2ln")
+        };
+        let r = rejected(&[], None, 0);
+        assert!(bound_to_another_key(&r, Some(&bound("KEY-BEFORE"))));
+        assert!(!bound_to_another_key(&r, Some(&bound("KEY-NOW"))));
+        assert!(!bound_to_another_key(&r, Some("opaque-token")));
+        assert!(!bound_to_another_key(&r, None));
     }
 
     #[test]

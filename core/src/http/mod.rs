@@ -192,7 +192,12 @@ impl Client {
                     continue;
                 }
             }
-            if matches!(dpop_error, Some("invalid_dpop_proof" | "invalid_token")) {
+            // invalid_token is about the token, and says nothing of the proof unless the token
+            // is bound to another key than the proof's.
+            let rejected_proof = dpop_error == Some("invalid_dpop_proof")
+                || (dpop_error == Some("invalid_token")
+                    && diagnose::bound_to_another_key(&response, token.as_ref().map(|t| t.value.as_str())));
+            if rejected_proof {
                 let settings = self.auth_token.read().clone();
                 let mut secrets: Vec<&str> = settings.as_ref().map(|s| s.secrets()).unwrap_or_default();
                 secrets.extend(token.as_ref().map(|t| t.value.as_str()));

@@ -433,7 +433,9 @@ mod tests {
         let b = list(builtin_roots(&[Certificate::from_der(ca.cert.der()).to_owned()]));
         assert!(Arc::ptr_eq(&a, &b), "the same CA: one list");
         assert_eq!(a.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() + 1);
-        let c = list(builtin_roots(&[Certificate::from_der(other.cert.der()).to_owned()]));
+        let c = list(builtin_roots(&[
+            Certificate::from_der(other.cert.der()).to_owned()
+        ]));
         assert!(!Arc::ptr_eq(&a, &c), "another CA: another list");
         assert_eq!(c.last().unwrap().der(), other.cert.der().as_ref());
     }
