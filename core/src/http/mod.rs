@@ -221,7 +221,9 @@ impl Client {
         self.auth_token
             .read()
             .as_ref()
-            .map_or(Duration::from_secs(10), |s| s.retry_after_max)
+            .map_or(Duration::from_secs(token::RETRY_AFTER_MAX_DEFAULT), |s| {
+                s.retry_after_max
+            })
     }
 
     /// The issuer's metadata for `settings`, fetched once and kept with them; `None` when the

@@ -123,7 +123,7 @@ pub(crate) struct AuthToken {
 }
 
 /// The default of `retry_after_max`, in seconds.
-const RETRY_AFTER_MAX_DEFAULT: u64 = 10;
+pub(crate) const RETRY_AFTER_MAX_DEFAULT: u64 = 10;
 /// The largest `retry_after_max` accepted, in seconds.
 const RETRY_AFTER_MAX_LIMIT: u64 = 300;
 

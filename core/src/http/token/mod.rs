@@ -6,7 +6,9 @@ mod auth_token;
 mod cache;
 mod grant;
 
-pub(crate) use auth_token::{check_fapi2_alg, AssertionKey, AuthToken, ClientAuth, Profile};
+pub(crate) use auth_token::{
+    check_fapi2_alg, AssertionKey, AuthToken, ClientAuth, Profile, RETRY_AFTER_MAX_DEFAULT,
+};
 pub(crate) use cache::TokenCache;
 pub(crate) use grant::{fetch, GrantContext};
 
