@@ -10,6 +10,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 
 /// What the client knows besides the response.
 pub(crate) struct Known<'a> {
+    /// The URL requested (its `htu` is what the proof carried).
+    pub(crate) url: &'a str,
     /// The algorithms the server's metadata lists for DPoP proofs.
     pub(crate) server_algs: Option<&'a [String]>,
     /// The access token the request carried.
@@ -94,18 +96,19 @@ pub(crate) fn rejected_proof(response: &Response, known: &Known<'_>) -> String {
     if let Some(token) = known.token {
         carried.push("ath of the access token sent".to_string());
         if let Some(jkt) = token_jkt(token) {
-            if jkt != sent.jkt {
+            if jkt != sent.key.thumbprint() {
                 likely.push(format!(
                     "the key: the access token is bound to the key {} (its cnf.jkt), but the proof is signed \
                      with the key {}; the key changed after the token was issued",
                     quote(&jkt),
-                    sent.jkt
+                    sent.key.thumbprint()
                 ));
             }
         }
     }
 
-    carried.insert(0, format!("htu '{}' (the URL requested)", sent.htu));
+    let htu = crate::proof::htu(known.url).unwrap_or_else(|_| crate::redact::url(known.url));
+    carried.insert(0, format!("htu '{htu}' (the URL requested)"));
     if likely.is_empty() {
         likely.push(
             "the URL: when a proxy or gateway rewrites the URL on its way (host, port or path prefix), the \
@@ -118,7 +121,7 @@ pub(crate) fn rejected_proof(response: &Response, known: &Known<'_>) -> String {
         likely.join("; or "),
         carried.join(", "),
         sent.alg,
-        sent.jkt
+        sent.key.thumbprint()
     );
     if let Some(description) = dpop.as_ref().and_then(|c| c.param("error_description")) {
         text.push_str(&format!(" The server said: {}.", quote(description)));
@@ -130,7 +133,7 @@ pub(crate) fn rejected_proof(response: &Response, known: &Known<'_>) -> String {
 /// signed the request's proof.
 pub(crate) fn bound_to_another_key(response: &Response, token: Option<&str>) -> bool {
     match (&response.proof, token.and_then(token_jkt)) {
-        (Some(sent), Some(jkt)) => jkt != sent.jkt,
+        (Some(sent), Some(jkt)) => jkt != sent.key.thumbprint(),
         _ => false,
     }
 }
@@ -152,6 +155,11 @@ fn token_jkt(token: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::http::response::SentProof;
+    use crate::key::{Algorithm, Key};
+    use std::sync::{Arc, LazyLock};
+
+    /// The key the test proofs are signed with.
+    static KEY_NOW: LazyLock<Arc<Key>> = LazyLock::new(|| Arc::new(Key::generate(Algorithm::Es256).unwrap()));
 
     fn rejected(headers: &[(&str, &str)], nonce: Option<&str>, iat: i64) -> Response {
         let mut r = Response::new(
@@ -164,17 +172,17 @@ mod tests {
         );
         r.proof = Some(SentProof {
             alg: "ES256",
-            htu: "https://api.example/v1/x".into(),
             iat,
             correction: 0,
             nonce: nonce.map(str::to_string),
-            jkt: "KEY-NOW".into(),
+            key: Arc::clone(&KEY_NOW),
         });
         r
     }
 
     fn known<'a>(token: Option<&'a str>) -> Known<'a> {
         Known {
+            url: "https://api.example/v1/x?q=1",
             server_algs: None,
             token,
             secrets: &[],
@@ -218,7 +226,8 @@ mod tests {
         let token = format!("eyJhbGciOiJFUzI1NiJ9.{payload}.c2ln");
         let text = rejected_proof(&rejected(&[], None, 0), &known(Some(&token)));
         assert!(
-            text.contains("bound to the key 'KEY-BEFORE'") && text.contains("signed with the key KEY-NOW"),
+            text.contains("bound to the key 'KEY-BEFORE'")
+                && text.contains(&format!("signed with the key {}", KEY_NOW.thumbprint())),
             "{text}"
         );
     }
@@ -232,7 +241,7 @@ mod tests {
         };
         let r = rejected(&[], None, 0);
         assert!(bound_to_another_key(&r, Some(&bound("KEY-BEFORE"))));
-        assert!(!bound_to_another_key(&r, Some(&bound("KEY-NOW"))));
+        assert!(!bound_to_another_key(&r, Some(&bound(KEY_NOW.thumbprint()))));
         assert!(!bound_to_another_key(&r, Some("opaque-token")));
         assert!(!bound_to_another_key(&r, None));
     }

@@ -9,6 +9,7 @@ use super::transport::{self, Transport};
 use super::{Client, Response};
 use crate::error::{Error, ErrorKind, Result};
 use crate::Proof;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A request URL that passed the transport policy, and its origin (which keys its nonce).
@@ -68,7 +69,7 @@ impl Client {
                     check_fapi2_alg(key.alg(), "DPoP key")?;
                 }
                 let nonce = self.nonces.get(&target.origin);
-                let correction = self.time_correction(&target.origin);
+                let correction = self.correction_for(settings.as_deref(), &target.origin);
                 let iat = skew::unix_now().saturating_add(correction);
                 let proof = Proof::new(method, target.url)
                     .access_token(token.map(|t| t.value.as_str()))
@@ -77,11 +78,10 @@ impl Client {
                     .sign(key)?;
                 sent = Some(SentProof {
                     alg: key.alg().name(),
-                    htu: crate::proof::htu(target.url)?,
                     iat,
                     correction,
                     nonce,
-                    jkt: key.thumbprint().to_string(),
+                    key: Arc::clone(key),
                 });
                 Some(proof)
             }
@@ -154,7 +154,11 @@ impl Client {
     /// The seconds to add to this computer's clock for proofs and assertions sent to
     /// `origin`: the server's offset when it is followed (see [`skew`]), else 0.
     pub(crate) fn time_correction(&self, origin: &str) -> i64 {
-        let settings = self.auth_token.read().clone();
+        self.correction_for(self.auth_token.read().as_deref(), origin)
+    }
+
+    /// [`Client::time_correction`] under `settings`, for a caller that holds them already.
+    fn correction_for(&self, settings: Option<&super::token::AuthToken>, origin: &str) -> i64 {
         match settings {
             Some(s) if !s.clock_correction => 0,
             Some(s) => self.skew.correction(origin, s.strict_time()),

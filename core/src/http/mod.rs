@@ -204,6 +204,7 @@ impl Client {
                 let text = diagnose::rejected_proof(
                     &response,
                     &diagnose::Known {
+                        url,
                         server_algs: None,
                         token: token.as_ref().map(|t| t.value.as_str()),
                         secrets: &secrets,

@@ -20,12 +20,12 @@ pub struct Response {
 #[derive(Clone, Debug)]
 pub(crate) struct SentProof {
     pub(crate) alg: &'static str,
-    pub(crate) htu: String,
     pub(crate) iat: i64,
     /// The seconds added to this computer's clock for `iat` (the server's clock followed).
     pub(crate) correction: i64,
     pub(crate) nonce: Option<String>,
-    pub(crate) jkt: String,
+    /// The key that signed it (its thumbprint is read only when a proof is rejected).
+    pub(crate) key: std::sync::Arc<crate::Key>,
 }
 
 impl Response {

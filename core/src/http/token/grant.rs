@@ -165,6 +165,7 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
                     diagnose::rejected_proof(
                         &response,
                         &diagnose::Known {
+                            url: cx.token_endpoint,
                             server_algs: cx.server_algs,
                             token: None,
                             secrets: &secrets,
