@@ -104,7 +104,7 @@ typedef struct dpop_response dpop_response;
  * The result of a libdpop call: `DPOP_OK` (0) or one of the `DPOP_ERR_*` codes.
  *
  * Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs, 300-399 HTTP transport,
- * 400-499 tokens and nonces) and never renumbered or
+ * 400-499 tokens and nonces, 500-599 sign-in, tasks and saved state) and never renumbered or
  * reused; new codes are only added.
  */
 typedef int32_t dpop_status;
@@ -331,6 +331,43 @@ typedef int32_t dpop_status;
  * what the proof carried and what is probably wrong.
  */
 #define DPOP_ERR_PROOF_REJECTED 410
+
+/**
+ * The sign-in failed: the authorization server answered the redirect with an error
+ * (`access_denied`, ...), or the redirect's `state` or `iss` did not match.
+ */
+#define DPOP_ERR_SIGN_IN 500
+
+/**
+ * No token is at hand and none can be had without the user signing in (no refresh token, or
+ * the server refused it).
+ */
+#define DPOP_ERR_SIGN_IN_REQUIRED 501
+
+/**
+ * The host cancelled the call (a task, a sign-in wait).
+ */
+#define DPOP_ERR_CANCELLED 502
+
+/**
+ * Not finished yet: a wait ran out before the task or sign-in ended; wait or poll again.
+ */
+#define DPOP_ERR_PENDING 503
+
+/**
+ * A saved state file is not libdpop's, or is damaged or cut off.
+ */
+#define DPOP_ERR_STATE_CORRUPT 504
+
+/**
+ * A saved state cannot be decrypted: the wrong passphrase, or (DPAPI) another Windows user.
+ */
+#define DPOP_ERR_STATE_LOCKED 505
+
+/**
+ * A saved state belongs to other settings (another issuer, token endpoint or client).
+ */
+#define DPOP_ERR_STATE_FOREIGN 506
 
 #ifdef __cplusplus
 extern "C" {

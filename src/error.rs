@@ -8,7 +8,7 @@ use std::ffi::c_char;
 /// The result of a libdpop call: `DPOP_OK` (0) or one of the `DPOP_ERR_*` codes.
 ///
 /// Codes are grouped (1-99 general, 100-199 keys, 200-299 proofs, 300-399 HTTP transport,
-/// 400-499 tokens and nonces) and never renumbered or
+/// 400-499 tokens and nonces, 500-599 sign-in, tasks and saved state) and never renumbered or
 /// reused; new codes are only added.
 pub type dpop_status = i32;
 
@@ -108,10 +108,27 @@ pub const DPOP_ERR_PROFILE_VIOLATION: dpop_status = 409;
 /// what the proof carried and what is probably wrong.
 pub const DPOP_ERR_PROOF_REJECTED: dpop_status = 410;
 
+/// The sign-in failed: the authorization server answered the redirect with an error
+/// (`access_denied`, ...), or the redirect's `state` or `iss` did not match.
+pub const DPOP_ERR_SIGN_IN: dpop_status = 500;
+/// No token is at hand and none can be had without the user signing in (no refresh token, or
+/// the server refused it).
+pub const DPOP_ERR_SIGN_IN_REQUIRED: dpop_status = 501;
+/// The host cancelled the call (a task, a sign-in wait).
+pub const DPOP_ERR_CANCELLED: dpop_status = 502;
+/// Not finished yet: a wait ran out before the task or sign-in ended; wait or poll again.
+pub const DPOP_ERR_PENDING: dpop_status = 503;
+/// A saved state file is not libdpop's, or is damaged or cut off.
+pub const DPOP_ERR_STATE_CORRUPT: dpop_status = 504;
+/// A saved state cannot be decrypted: the wrong passphrase, or (DPAPI) another Windows user.
+pub const DPOP_ERR_STATE_LOCKED: dpop_status = 505;
+/// A saved state belongs to other settings (another issuer, token endpoint or client).
+pub const DPOP_ERR_STATE_FOREIGN: dpop_status = 506;
+
 /// Every code with its name, for `dpop_error_name` and the tests.
 ///
 /// cbindgen:ignore
-pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 44] = [
+pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 51] = [
     (DPOP_OK, c"DPOP_OK"),
     (DPOP_ERR_NULL_POINTER, c"DPOP_ERR_NULL_POINTER"),
     (DPOP_ERR_INVALID_UTF8, c"DPOP_ERR_INVALID_UTF8"),
@@ -159,6 +176,13 @@ pub(crate) const CODES: [(dpop_status, &std::ffi::CStr); 44] = [
     (DPOP_ERR_ALG_UNSUPPORTED, c"DPOP_ERR_ALG_UNSUPPORTED"),
     (DPOP_ERR_PROFILE_VIOLATION, c"DPOP_ERR_PROFILE_VIOLATION"),
     (DPOP_ERR_PROOF_REJECTED, c"DPOP_ERR_PROOF_REJECTED"),
+    (DPOP_ERR_SIGN_IN, c"DPOP_ERR_SIGN_IN"),
+    (DPOP_ERR_SIGN_IN_REQUIRED, c"DPOP_ERR_SIGN_IN_REQUIRED"),
+    (DPOP_ERR_CANCELLED, c"DPOP_ERR_CANCELLED"),
+    (DPOP_ERR_PENDING, c"DPOP_ERR_PENDING"),
+    (DPOP_ERR_STATE_CORRUPT, c"DPOP_ERR_STATE_CORRUPT"),
+    (DPOP_ERR_STATE_LOCKED, c"DPOP_ERR_STATE_LOCKED"),
+    (DPOP_ERR_STATE_FOREIGN, c"DPOP_ERR_STATE_FOREIGN"),
 ];
 
 /// The status code for a core error kind.
@@ -202,6 +226,13 @@ pub(crate) fn code_of(kind: ErrorKind) -> dpop_status {
         ErrorKind::AlgorithmUnsupported => DPOP_ERR_ALG_UNSUPPORTED,
         ErrorKind::ProfileViolation => DPOP_ERR_PROFILE_VIOLATION,
         ErrorKind::ProofRejected => DPOP_ERR_PROOF_REJECTED,
+        ErrorKind::SignIn => DPOP_ERR_SIGN_IN,
+        ErrorKind::SignInRequired => DPOP_ERR_SIGN_IN_REQUIRED,
+        ErrorKind::Cancelled => DPOP_ERR_CANCELLED,
+        ErrorKind::Pending => DPOP_ERR_PENDING,
+        ErrorKind::StateCorrupt => DPOP_ERR_STATE_CORRUPT,
+        ErrorKind::StateLocked => DPOP_ERR_STATE_LOCKED,
+        ErrorKind::StateForeign => DPOP_ERR_STATE_FOREIGN,
         ErrorKind::Internal => DPOP_ERR_PANIC,
     }
 }

@@ -99,7 +99,9 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
         | AssertionKey => Exit::Key,
         HttpConnect | HttpTimeout | HttpTls | HttpProtocol | HttpIo | HttpBodyTooLarge => Exit::Network,
         TokenEndpoint | TokenResponse | TokenBearer | NonceRejected | Metadata | IssuerMismatch
-        | AlgorithmUnsupported | ProofRejected => Exit::Token,
-        Io | Crypto | Internal => Exit::Other,
+        | AlgorithmUnsupported | ProofRejected | SignIn | SignInRequired => Exit::Token,
+        Io | Crypto | Internal | Cancelled | Pending | StateCorrupt | StateLocked | StateForeign => {
+            Exit::Other
+        }
     }
 }

@@ -88,6 +88,22 @@ pub enum ErrorKind {
     /// The token endpoint rejected the DPoP proof (`invalid_dpop_proof`); the message says
     /// what the proof carried and what is probably wrong.
     ProofRejected,
+    /// The sign-in failed: the authorization server answered the redirect with an error
+    /// (`access_denied`, ...), or the redirect's `state` or `iss` did not match.
+    SignIn,
+    /// No token is at hand and none can be had without the user: the settings use the
+    /// authorization code flow and there is no refresh token, or the server refused it.
+    SignInRequired,
+    /// The host cancelled the call (a task, a sign-in wait).
+    Cancelled,
+    /// The call has not finished yet: a wait ran out before the task or sign-in ended.
+    Pending,
+    /// A saved state file is not libdpop's, or is damaged or cut off.
+    StateCorrupt,
+    /// A saved state cannot be decrypted: the wrong passphrase, or (DPAPI) another Windows user.
+    StateLocked,
+    /// A saved state belongs to other settings (another issuer, token endpoint or client).
+    StateForeign,
     /// libdpop failed internally (a caught panic); please report it.
     Internal,
 }
