@@ -607,3 +607,84 @@ fn response_heads_up_to_the_limit_are_read_and_longer_ones_refused() {
     assert!(e.message().contains("response header is too big"), "{e:?}");
     server.join().unwrap();
 }
+
+/// A server on 127.0.0.1 that answers one HTTPS request (a certificate for 127.0.0.1 from a
+/// CA of its own, written to `ca_file`) with `header_bytes` of one header and `body_bytes` of
+/// body.
+fn long_https_server(
+    header_bytes: usize,
+    body_bytes: usize,
+    ca_file: &std::path::Path,
+) -> (String, std::thread::JoinHandle<()>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use std::io::{Read, Write};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(ca_file, ca.pem()).unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    let thread = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let session = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(session, tcp);
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tls.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nX-Long: {}\r\nContent-Length: {body_bytes}\r\nConnection: close\r\n\r\n",
+            "a".repeat(header_bytes)
+        );
+        let _ = tls.write_all(head.as_bytes());
+        let _ = tls.write_all(&vec![b'b'; body_bytes]);
+        let _ = tls.flush();
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    });
+    (url, thread)
+}
+
+#[test]
+fn https_response_heads_up_to_the_limit_and_large_bodies_are_read_and_longer_heads_refused() {
+    let dir = std::env::temp_dir().join(format!("dpop-long-https-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+
+    let client = Client::new();
+    let (url, server) = long_https_server(40 * 1024, 3 << 20, &ca_file);
+    client.set_ca_file(Some(&ca_file)).unwrap();
+    let r = client.get(&url).unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("x-long").map(|v| v.len()), Some(40 * 1024));
+    assert_eq!(r.body().len(), 3 << 20);
+    assert!(r.body().iter().all(|&b| b == b'b'));
+    server.join().unwrap();
+
+    let client = Client::new();
+    let (url, server) = long_https_server(100 * 1024, 2, &ca_file);
+    client.set_ca_file(Some(&ca_file)).unwrap();
+    let e = client.get(&url).unwrap_err();
+    assert!(e.message().contains("response header is too big"), "{e:?}");
+    server.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

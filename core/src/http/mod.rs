@@ -7,6 +7,7 @@
 //! needs ([`token`]), and one [`exchange`] per attempt. The setters are in [`settings`].
 
 pub(crate) mod challenge;
+mod connection;
 mod diagnose;
 mod exchange;
 pub(crate) mod log;

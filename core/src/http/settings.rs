@@ -376,6 +376,10 @@ mod tests {
             client.set_proxy(Some("not a proxy url")).unwrap_err().kind(),
             ErrorKind::HttpConfig
         );
+        // No SOCKS connector is built in: such a proxy would be passed by, not used.
+        let socks = client.set_proxy(Some("socks5://127.0.0.1:1080")).unwrap_err();
+        assert_eq!(socks.kind(), ErrorKind::HttpConfig);
+        assert!(socks.message().contains("only http:// and https://"), "{socks}");
         let settings = client.transport_settings();
         assert_eq!(settings.user_agent, "kept");
         assert_eq!(settings.proxy, None);

@@ -1,13 +1,14 @@
 //! The blocking HTTP transport on ureq + rustls: agent settings, URL policy, deadlines, error
 //! mapping.
 
+use super::connection::{self, Limits};
 use super::resolver::Resolver;
 use super::response::Response;
 use crate::error::{Error, ErrorKind, Result};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, PemItem};
 
 /// The transport a request uses: its settings and the agents built from them. A client swaps
 /// in a new one whenever a setting changes; requests keep the one they started with.
@@ -24,12 +25,24 @@ impl Transport {
     /// Builds the agents for `settings`.
     pub(crate) fn new(settings: TransportSettings) -> Result<Self> {
         let proxy = match &settings.proxy {
-            Some(url) => Some(ureq::Proxy::new(url).map_err(|e| {
-                Error::new(
-                    ErrorKind::HttpConfig,
-                    format!("the proxy URL '{}' is not usable: {e}", crate::redact::url(url)),
-                )
-            })?),
+            Some(url) => {
+                let unusable = |why: &dyn std::fmt::Display| {
+                    Error::new(
+                        ErrorKind::HttpConfig,
+                        format!("the proxy URL '{}' is not usable: {why}", crate::redact::url(url)),
+                    )
+                };
+                let proxy = ureq::Proxy::new(url).map_err(|e| unusable(&e))?;
+                if !matches!(
+                    proxy.protocol(),
+                    ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+                ) {
+                    return Err(unusable(
+                        &"only http:// and https:// (CONNECT) proxies are supported",
+                    ));
+                }
+                Some(proxy)
+            }
             None => None,
         };
         let direct = (proxy.is_some() && !settings.allow_insecure_http).then(|| build_agent(&settings, None));
@@ -92,7 +105,7 @@ impl Default for TransportSettings {
 fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
     let roots = if s.system_roots {
         match system_roots() {
-            Some(system) if s.extra_roots.is_empty() => RootCerts::Specific(Arc::clone(system)),
+            Some(system) if s.extra_roots.is_empty() => Arc::clone(system),
             Some(system) => with_extra(system, &s.extra_roots),
             None => builtin_roots(&s.extra_roots),
         }
@@ -102,11 +115,10 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         // ureq's default buffers are 128 KiB each way, at the TCP and again at the TLS layer:
-        // half a MiB per connection. The input must hold a whole response head (ureq stops
-        // at max_response_header_size, 64 KiB, and needs room to see it was passed); the
-        // output the longest request header line (a token or a proof of a few KiB).
-        .input_buffer_size(INPUT_BUFFER)
-        .output_buffer_size(OUTPUT_BUFFER)
+        // half a MiB per connection. These are the socket layer's; the layer above holds the
+        // response head and the request head (`connection.rs`).
+        .input_buffer_size(connection::SOCKET_BUFFER)
+        .output_buffer_size(connection::SOCKET_BUFFER)
         .max_redirects(0)
         .user_agent(s.user_agent.as_str())
         .proxy(proxy)
@@ -115,25 +127,21 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
         .timeout_send_body(Some(s.read_timeout))
         .timeout_recv_response(Some(s.read_timeout))
         .timeout_recv_body(Some(s.read_timeout))
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(roots)
-                // ureq's `rustls` feature would pick this provider too, but it also links
-                // webpki-roots, a second copy of the Mozilla roots next to webpki-root-certs.
-                .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .build(),
-        )
         .build();
+    let limits = Limits {
+        max_input: INPUT_BUFFER,
+        output: OUTPUT_BUFFER,
+    };
     ureq::Agent::with_parts(
         config,
-        ureq::unversioned::transport::DefaultConnector::new(),
+        connection::connector(&roots, limits),
         Resolver::new(s.allow_insecure_http),
     )
 }
 
 /// The built-in Mozilla roots (webpki-root-certs, borrowed, listed once per process) and
 /// `extra`.
-fn builtin_roots(extra: &[Certificate<'static>]) -> RootCerts {
+fn builtin_roots(extra: &[Certificate<'static>]) -> Arc<Vec<Certificate<'static>>> {
     static BUILTIN: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
     let builtin = BUILTIN.get_or_init(|| {
         Arc::new(
@@ -144,14 +152,17 @@ fn builtin_roots(extra: &[Certificate<'static>]) -> RootCerts {
         )
     });
     if extra.is_empty() {
-        return RootCerts::Specific(Arc::clone(builtin));
+        return Arc::clone(builtin);
     }
     with_extra(builtin, extra)
 }
 
 /// `base` and `extra` in one list, shared by every handle that asks for the same: a host that
 /// gives each of its handles the same CA file keeps one copy of the roots, not one per handle.
-fn with_extra(base: &Arc<Vec<Certificate<'static>>>, extra: &[Certificate<'static>]) -> RootCerts {
+fn with_extra(
+    base: &Arc<Vec<Certificate<'static>>>,
+    extra: &[Certificate<'static>],
+) -> Arc<Vec<Certificate<'static>>> {
     type Combined = (
         Arc<Vec<Certificate<'static>>>,
         Vec<Certificate<'static>>,
@@ -164,7 +175,7 @@ fn with_extra(base: &Arc<Vec<Certificate<'static>>>, extra: &[Certificate<'stati
     if let Some((_, _, both)) = recent.iter().find(|(b, e, _)| {
         Arc::ptr_eq(b, base) && e.len() == extra.len() && e.iter().zip(extra).all(|(x, y)| x.der() == y.der())
     }) {
-        return RootCerts::Specific(Arc::clone(both));
+        return Arc::clone(both);
     }
     let both = Arc::new(
         base.iter()
@@ -176,7 +187,7 @@ fn with_extra(base: &Arc<Vec<Certificate<'static>>>, extra: &[Certificate<'stati
         recent.remove(0);
     }
     recent.push((Arc::clone(base), extra.to_vec(), Arc::clone(&both)));
-    RootCerts::Specific(both)
+    both
 }
 
 /// The operating system's trusted roots, read once per process (`SSL_CERT_FILE` and
@@ -337,8 +348,8 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
     Ok(Response::new(status, headers, body))
 }
 
-/// Bytes of a connection's input buffer: ureq's 64 KiB response-head limit and a margin, so
-/// that an overlong head is reported as one.
+/// The most a connection's input buffer grows to: ureq's 64 KiB response-head limit and a
+/// margin, so that an overlong head is reported as one.
 const INPUT_BUFFER: usize = 68 * 1024;
 
 /// Bytes of a connection's output buffer: the longest request header line must fit.
@@ -417,25 +428,16 @@ fn transport_error(transport: &Transport, e: ureq::Error, url: &str) -> Error {
 mod tests {
     use super::*;
 
-    fn list(roots: RootCerts) -> Arc<Vec<Certificate<'static>>> {
-        match roots {
-            RootCerts::Specific(list) => list,
-            _ => panic!("a specific list"),
-        }
-    }
-
     #[test]
     fn handles_with_the_same_ca_share_one_list_of_roots() {
         let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
         let other = rcgen::generate_simple_self_signed(vec!["other.test".into()]).unwrap();
         let extra = [Certificate::from_der(ca.cert.der()).to_owned()];
-        let a = list(builtin_roots(&extra));
-        let b = list(builtin_roots(&[Certificate::from_der(ca.cert.der()).to_owned()]));
+        let a = builtin_roots(&extra);
+        let b = builtin_roots(&[Certificate::from_der(ca.cert.der()).to_owned()]);
         assert!(Arc::ptr_eq(&a, &b), "the same CA: one list");
         assert_eq!(a.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() + 1);
-        let c = list(builtin_roots(&[
-            Certificate::from_der(other.cert.der()).to_owned()
-        ]));
+        let c = builtin_roots(&[Certificate::from_der(other.cert.der()).to_owned()]);
         assert!(!Arc::ptr_eq(&a, &c), "another CA: another list");
         assert_eq!(c.last().unwrap().der(), other.cert.der().as_ref());
     }
