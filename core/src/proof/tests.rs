@@ -164,7 +164,7 @@ fn json_strings_and_base64url_match_serde_json_and_base64ct() {
         assert_eq!(out, format!("x{}", Value::from(s)), "{s:?}");
     }
     let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
-    for len in [0, 1, 2, 3, 191, 192, 193, 384, 385, 1000] {
+    for len in (0..=400).chain([1000]) {
         let mut out = String::new();
         push_base64url(&mut out, &bytes[..len]);
         assert_eq!(out, Base64UrlUnpadded::encode_string(&bytes[..len]), "{len}");
