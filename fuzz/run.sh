@@ -18,7 +18,9 @@
 #
 # Needs the nightly toolchain (`cargo +nightly`) and cargo-fuzz, which is installed with
 # `cargo install cargo-fuzz --locked` when missing. TARGETS="htu auth_token" runs only those;
-# FUZZ_FEATURES=uncovered-forms builds the targets with that feature (FUZZING.md).
+# FUZZ_FEATURES=uncovered-forms builds the targets with that feature (FUZZING.md);
+# FUZZ_MAX_LEN=N caps generated inputs at N bytes (libFuzzer's -max_len; by default libFuzzer
+# picks the cap from the corpus).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -52,6 +54,7 @@ mkdir -p target/logs
 
 # libFuzzer's options for every run: inputs longer than 10 s or above 2 GiB are failures.
 common=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+[ -n "${FUZZ_MAX_LEN:-}" ] && common+=(-max_len="$FUZZ_MAX_LEN")
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0
 
 scratch=$(mktemp -d)
