@@ -125,6 +125,12 @@ impl Server {
         self.shared.tokens().revoke_all();
     }
 
+    /// Makes every refresh token issued so far unknown (`invalid_grant` from then on), as when
+    /// a user's session ends at the server.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared.tokens().revoke_refresh();
+    }
+
     /// The DPoP nonce the server accepts now.
     pub fn current_nonce(&self) -> String {
         self.shared.current_nonce()

@@ -122,6 +122,11 @@ impl TokenStore {
         self.refresh.get(token)
     }
 
+    /// Forgets every refresh token.
+    pub fn revoke_refresh(&mut self) {
+        self.refresh.clear();
+    }
+
     /// Ends a refresh token (it was used and replaced).
     pub fn remove_refresh(&mut self, token: &str) {
         self.refresh.remove(token);

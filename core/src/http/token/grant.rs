@@ -357,10 +357,16 @@ fn form(
     for (name, value) in params {
         form.append_pair(name, value);
     }
+    // A pushed authorization request names the client among its parameters already.
+    let client_id = |form: &mut url::form_urlencoded::Serializer<'_, String>| {
+        if !params.iter().any(|(name, _)| *name == "client_id") {
+            form.append_pair("client_id", &settings.client_id);
+        }
+    };
     let mut basic = None;
     match &settings.client_auth {
         ClientAuth::SecretPost(secret) => {
-            form.append_pair("client_id", &settings.client_id);
+            client_id(&mut form);
             form.append_pair("client_secret", secret);
         }
         ClientAuth::SecretBasic(secret) => {
@@ -376,13 +382,11 @@ fn form(
             )));
         }
         ClientAuth::SecretJwt(_) | ClientAuth::PrivateKeyJwt { .. } => {
-            form.append_pair("client_id", &settings.client_id);
+            client_id(&mut form);
             form.append_pair("client_assertion_type", assertion::ASSERTION_TYPE);
             form.append_pair("client_assertion", client_assertion.unwrap_or_default());
         }
-        ClientAuth::None => {
-            form.append_pair("client_id", &settings.client_id);
-        }
+        ClientAuth::None => client_id(&mut form),
     }
     (Zeroizing::new(form.finish()), basic)
 }
