@@ -26,6 +26,10 @@ pub(crate) fn open(url: &str) -> Result<()> {
         None => system_launcher(),
     };
     command.arg(url).stdin(Stdio::null()).stdout(Stdio::null());
+    #[cfg(unix)]
+    if !runnable(command.get_program()) {
+        return Err(failed(&name, "there is no such program to run"));
+    }
     let child = command.spawn().map_err(|e| failed(&name, &e.to_string()))?;
     if launcher {
         wait_for_launcher(child, &name)
@@ -72,6 +76,24 @@ fn wait_for_launcher(mut child: Child, name: &str) -> Result<()> {
     }
 }
 
+/// Whether `program` names an executable file, as `execvp` finds it: the path itself when it
+/// has a `/`, else in the directories of `PATH`. (A spawn reports a missing program by itself,
+/// except where the child's exec error cannot reach the parent, as under valgrind.)
+#[cfg(unix)]
+fn runnable(program: &std::ffi::OsStr) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let path = Path::new(program);
+    if program.as_encoded_bytes().contains(&b'/') {
+        return executable(path);
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|dirs| std::env::split_paths(&dirs).any(|dir| executable(&dir.join(path))))
+}
+
 fn reap(mut child: Child) {
     let _ = std::thread::Builder::new()
         .name("dpop-browser-reaper".into())
@@ -85,8 +107,8 @@ fn failed(name: &str, why: &str) -> Error {
         ErrorKind::SignIn,
         format!(
             "could not open the browser with {name}: {why}. The sign-in is waiting: open its URL \
-             (dpop_http_sign_in_url) in a browser by hand, or set {BROWSER_VARIABLE} to a program \
-             that opens URLs"
+             (the sign-in URL) in a browser by hand, or set {BROWSER_VARIABLE} to a program that \
+             opens URLs"
         ),
     )
 }

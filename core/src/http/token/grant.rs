@@ -69,8 +69,7 @@ pub(crate) fn fetch(cx: &GrantContext<'_>, refresh_token: Option<Zeroizing<Strin
         let Some(rt) = refresh_token else {
             return Err(Error::new(
                 ErrorKind::SignInRequired,
-                "there is no access token yet and no refresh token: the user must sign in first \
-                 (dpop_http_sign_in)",
+                "there is no access token yet and no refresh token: the user must sign in first",
             ));
         };
         return grant(cx, Which::Refresh(&rt)).map(|(token, _)| token);
