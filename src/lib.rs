@@ -33,6 +33,7 @@ pub mod http;
 pub mod key;
 pub mod proof;
 pub mod response;
+pub mod sign_in;
 pub mod version;
 
 #[cfg(test)]

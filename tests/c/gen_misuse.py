@@ -139,8 +139,17 @@ UTF8_EXCEPTIONS: Dict[Tuple[str, str], Tuple[Tuple[str, ...], str]] = {}
 
 # Per-function preparation of the valid handles (C, with the handles' variables h_<param>), so
 # that the valid call succeeds and its strings out can be measured.
+# Sign-in settings that need no network before the browser comes back: explicit endpoints.
+SIGN_IN_JSON = (r'"{\"grant_type\":\"authorization_code\",\"client_id\":\"misuse\",'
+                r'\"authorization_endpoint\":\"https://as.invalid/authorize\",'
+                r'\"token_endpoint\":\"https://as.invalid/token\",'
+                r'\"redirect_uri\":\"http://127.0.0.1:0/cb\"}"')
 PREPARE: Dict[str, str] = {
     "dpop_http_token_info": 'dpop_http_set_access_token(h_http, "misuse-token", NULL);',
+    # A sign-in in progress (started without a browser), so that there is a URL to copy.
+    "dpop_http_sign_in_url": "{ dpop_key *pk = fx_key(); dpop_http_set_key(h_http, pk); dpop_key_free(pk); } "
+                             f"dpop_http_set_auth_token(h_http, {SIGN_IN_JSON}); "
+                             "dpop_http_sign_in_start(h_http, 0);",
 }
 
 TRANSPORT_FAILURES = "DPOP_ERR_HTTP_CONNECT, DPOP_ERR_HTTP_TIMEOUT"
@@ -235,6 +244,37 @@ ORDER_SCENARIOS: List[Tuple[str, str]] = [
         dpop_status st = dpop_http_request(h, "GET", closed_url, NULL, NULL, 0, &out);
         expect_in("dpop_http_request", st, (dpop_status[]){{{TRANSPORT_FAILURES}}}, 2);
         after_status("dpop_http_request", st, 1);
+        dpop_http_free(h);
+    """),
+    ("the sign-in calls in the wrong order: nothing to wait for, no settings, no key, no token, cancel", f"""
+        dpop_http *h = fx_http();
+        dpop_key *k = fx_key();
+        prime();
+        dpop_status st = dpop_http_sign_in_wait(h, 0);
+        expect_eq("dpop_http_sign_in_wait", st, DPOP_ERR_NOT_FOUND);
+        st = dpop_http_sign_in_start(h, 0);
+        expect_eq("dpop_http_sign_in_start", st, DPOP_ERR_TOKEN_CONFIG);
+        CHECK(dpop_http_set_auth_token(h, auth_json) == DPOP_OK);
+        st = dpop_http_sign_in(h, 0);
+        expect_eq("dpop_http_sign_in", st, DPOP_ERR_TOKEN_CONFIG);
+        CHECK(dpop_http_set_auth_token(h, {SIGN_IN_JSON}) == DPOP_OK);
+        st = dpop_http_sign_in_start(h, 0);
+        expect_eq("dpop_http_sign_in_start", st, DPOP_ERR_KEY_NOT_LOADED);
+        CHECK(dpop_http_set_key(h, k) == DPOP_OK);
+        CHECK(dpop_http_get(h, closed_url) == NULL);
+        expect_eq("dpop_http_get", dpop_last_error_code(), DPOP_ERR_SIGN_IN_REQUIRED);
+        CHECK(dpop_http_sign_in_start(h, 0) == DPOP_OK);
+        st = dpop_http_sign_in_wait(h, 0);
+        expect_eq("dpop_http_sign_in_wait", st, DPOP_ERR_PENDING);
+        CHECK(dpop_http_sign_in_cancel(h) == DPOP_OK);
+        st = dpop_http_sign_in_wait(h, UINT32_MAX);
+        expect_eq("dpop_http_sign_in_wait", st, DPOP_ERR_CANCELLED);
+        after_status("dpop_http_sign_in_wait", st, 1);
+        check_text_dpop_http(h, st);
+        st = dpop_http_sign_in_wait(h, UINT32_MAX);
+        expect_eq("dpop_http_sign_in_wait", st, DPOP_ERR_NOT_FOUND);
+        CHECK(dpop_http_sign_in_cancel(h) == DPOP_OK);
+        dpop_key_free(k);
         dpop_http_free(h);
     """),
     ("dpop_http_token_info before any token: DPOP_ERR_NOT_FOUND, buffer untouched", """

@@ -4,14 +4,19 @@
 use crate::client_auth::{authenticate, record_assertion};
 use crate::grants;
 use crate::http::{Request, Response};
-use crate::proof;
+use crate::proof::{self, VerifiedProof};
 use crate::state::{NonceCheck, Shared, NONCE_NOT_ISSUED};
 use serde_json::json;
 use std::collections::HashMap;
 
 /// Answers a token request. `url` is the normalised URL the request was sent to.
 pub fn token_endpoint(shared: &Shared, request: &Request, url: &str) -> Response {
-    let response = answer(shared, request, url).unwrap_or_else(|error| error);
+    with_nonce(shared, answer(shared, request, url).unwrap_or_else(|error| error))
+}
+
+/// Adds the current nonce to an answer of the token or PAR endpoint when nonces are demanded
+/// there.
+pub fn with_nonce(shared: &Shared, response: Response) -> Response {
     if shared.config.require_nonce_token || shared.config.token_nonce_every_request {
         response.with_header("DPoP-Nonce", shared.current_nonce())
     } else {
@@ -20,6 +25,15 @@ pub fn token_endpoint(shared: &Shared, request: &Request, url: &str) -> Response
 }
 
 fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Response> {
+    let form = form_body(request)?;
+    let fresh_assertion = record_assertion(shared, &form);
+    let proof = checked_proof(shared, request, url)?;
+    let client = authenticate(shared, request, &form, fresh_assertion, url)?;
+    grants::grant(shared, &client, &form, &proof)
+}
+
+/// The form body of a POST to the token or PAR endpoint.
+pub fn form_body(request: &Request) -> Result<HashMap<String, String>, Response> {
     let invalid_request = |description| Response::error(400, "invalid_request", description);
     let form_type = request
         .header("content-type")
@@ -29,9 +43,12 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
             "Content-Type is not application/x-www-form-urlencoded",
         ));
     }
-    let form = parse_form(&request.body).ok_or_else(|| invalid_request("malformed form body"))?;
-    let fresh_assertion = record_assertion(shared, &form);
+    parse_form(&request.body).ok_or_else(|| invalid_request("malformed form body"))
+}
 
+/// The request's DPoP proof, checked as the token endpoint checks it (RFC 9449 §4.3, §8):
+/// signature and claims, the allowed algorithms, the nonce the server demands, replay.
+pub fn checked_proof(shared: &Shared, request: &Request, url: &str) -> Result<VerifiedProof, Response> {
     let now = shared.clock.now();
     let invalid_proof = |description: &str| invalid_proof(shared, description);
     let proof = proof::verify_request(request, url, now, shared.config.iat_window).map_err(invalid_proof)?;
@@ -64,9 +81,7 @@ fn answer(shared: &Shared, request: &Request, url: &str) -> Result<Response, Res
     if !shared.use_jti(&proof.jti, proof.iat, now) {
         return Err(invalid_proof("jti has been used before"));
     }
-
-    let client = authenticate(shared, request, &form, fresh_assertion, url)?;
-    grants::grant(shared, &client, &form, &proof)
+    Ok(proof)
 }
 
 /// 400 `invalid_dpop_proof`, without the description under `terse_errors`.
@@ -80,7 +95,7 @@ fn invalid_proof(shared: &Shared, description: &str) -> Response {
 
 /// Parses an application/x-www-form-urlencoded body. None if it is malformed or repeats a
 /// parameter (RFC 6749 §3.2).
-fn parse_form(body: &[u8]) -> Option<HashMap<String, String>> {
+pub fn parse_form(body: &[u8]) -> Option<HashMap<String, String>> {
     let body = std::str::from_utf8(body).ok()?;
     let mut form = HashMap::new();
     for pair in body.split('&').filter(|pair| !pair.is_empty()) {

@@ -107,6 +107,52 @@ pub struct Config {
     pub token_retry_after: Option<RetryAfter>,
     /// The first requests to the API get a 503 or 429 with `Retry-After`. Default none.
     pub api_retry_after: Option<RetryAfter>,
+    /// The redirect URIs the authorization endpoint accepts, for every registered client. A
+    /// loopback one (`http://127.0.0.1/...`, `http://[::1]/...`) matches on any port (RFC 8252
+    /// §7.3); others must be identical. Default `["http://127.0.0.1/callback"]`.
+    pub redirect_uris: Vec<String>,
+    /// Whether the authorization endpoint answers every valid request with `access_denied`
+    /// (the user said no). Default false.
+    pub deny_authorization: bool,
+    /// The `iss` of authorization responses (RFC 9207). Default [`AuthorizationIss::Correct`].
+    pub authorization_iss: AuthorizationIss,
+    /// Whether the metadata says `authorization_response_iss_parameter_supported`, whatever
+    /// [`Config::authorization_iss`] does. Default true.
+    pub advertise_iss_parameter: bool,
+    /// Whether authorization requests must be pushed first (RFC 9126): served as
+    /// `require_pushed_authorization_requests`, and `/authorize` without a `request_uri` is
+    /// answered with `invalid_request`. Default false.
+    pub require_par: bool,
+    /// Seconds an authorization code (and a pushed request's `request_uri`) stays valid.
+    /// Default 60.
+    pub code_ttl: u64,
+    /// How the `id_token` of an OpenID Connect sign-in is broken. Default none.
+    pub id_token_fault: Option<IdTokenFault>,
+}
+
+/// The `iss` of the authorization endpoint's redirects ([`Config::authorization_iss`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthorizationIss {
+    /// The issuer.
+    #[default]
+    Correct,
+    /// No `iss` parameter.
+    Omitted,
+    /// Another issuer's (`https://other-issuer.example`): a mix-up.
+    Wrong,
+}
+
+/// How the `id_token` of a code grant is broken ([`Config::id_token_fault`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdTokenFault {
+    /// Another nonce than the authorization request's.
+    WrongNonce,
+    /// `aud` is another client.
+    WrongAudience,
+    /// `iss` is another issuer.
+    WrongIssuer,
+    /// No `id_token` in the token response.
+    Missing,
 }
 
 impl Default for Config {
@@ -142,6 +188,13 @@ impl Default for Config {
             metadata_fault: None,
             token_retry_after: None,
             api_retry_after: None,
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            deny_authorization: false,
+            authorization_iss: AuthorizationIss::Correct,
+            advertise_iss_parameter: true,
+            require_par: false,
+            code_ttl: 60,
+            id_token_fault: None,
         }
     }
 }
@@ -216,6 +269,12 @@ pub struct Stats {
     pub assertion_jtis: Vec<String>,
     /// The `aud` of every client assertion received, as sent (null when it had none).
     pub assertion_auds: Vec<serde_json::Value>,
+    /// Every `GET /authorize` received, valid or not.
+    pub authorization_requests: u64,
+    /// Every `POST /par` received, valid or not.
+    pub par_requests: u64,
+    /// Successful authorization_code grants.
+    pub authorization_code_grants: u64,
     /// Every request, in the order the server answered them.
     pub requests: Vec<RecordedRequest>,
 }

@@ -4,8 +4,9 @@
 //! key (RFC 9449 §5).
 
 use crate::client_auth::Authenticated;
+use crate::config::IdTokenFault;
 use crate::http::Response;
-use crate::jws::{Alg, Compact, PublicJwk};
+use crate::jws::{sha256_b64, Alg, Compact, PublicJwk};
 use crate::proof::VerifiedProof;
 use crate::state::Shared;
 use crate::token::RefreshGrant;
@@ -58,6 +59,9 @@ pub fn grant(
                 |s| &mut s.client_credentials_grants,
             ),
             Some("refresh_token") => (refresh(shared, client, form, proof)?, |s| &mut s.refresh_grants),
+            Some("authorization_code") => (authorization_code(shared, client, form, proof)?, |s| {
+                &mut s.authorization_code_grants
+            }),
             Some(TOKEN_EXCHANGE) => (token_exchange(shared, client, form, proof)?, |s| {
                 &mut s.token_exchange_grants
             }),
@@ -68,7 +72,8 @@ pub fn grant(
                 return Err(Response::error(
                     400,
                     "unsupported_grant_type",
-                    "grant_type is not client_credentials, refresh_token, token-exchange or jwt-bearer",
+                    "grant_type is not client_credentials, refresh_token, authorization_code, \
+                     token-exchange or jwt-bearer",
                 ))
             }
         };
@@ -109,6 +114,89 @@ fn refresh(
     };
     let scope = form.get("scope").cloned().or(grant.scope);
     Ok(issue(shared, &client.id, proof, scope, rotate))
+}
+
+/// The authorization_code grant (RFC 6749 §4.1.3): the code is used up at once, whatever
+/// follows; it must be live and the client's, `redirect_uri` identical to the authorization
+/// request's, `code_verifier` its S256 PKCE verifier (RFC 7636 §4.6), and the proof's key the
+/// one the code is bound to (`dpop_jkt` or the PAR proof's key, RFC 9449 §10). The answer has
+/// an access token and a refresh token bound to that key, and an `id_token` when the scope
+/// has `openid`.
+fn authorization_code(
+    shared: &Shared,
+    client: &Authenticated,
+    form: &Form,
+    proof: &VerifiedProof,
+) -> Result<Value, Response> {
+    let code = form
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| invalid_request("code is missing"))?;
+    let grant = shared
+        .codes()
+        .remove(code)
+        .ok_or_else(|| invalid_grant("code is unknown or already used"))?;
+    if grant.expires <= shared.clock.now() {
+        return Err(invalid_grant("code has expired"));
+    }
+    if grant.client_id != client.id {
+        return Err(invalid_grant("code was issued to another client"));
+    }
+    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return Err(invalid_grant(
+            "redirect_uri is not the one of the authorization request",
+        ));
+    }
+    let verifier = form
+        .get("code_verifier")
+        .ok_or_else(|| invalid_grant("code_verifier is missing (PKCE)"))?;
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    if !(43..=128).contains(&verifier.len()) || !verifier.bytes().all(unreserved) {
+        return Err(invalid_grant(
+            "code_verifier is not 43 to 128 unreserved characters (RFC 7636 §4.1)",
+        ));
+    }
+    if sha256_b64(verifier.as_bytes()) != grant.code_challenge {
+        return Err(invalid_grant(
+            "code_verifier does not match the code_challenge (PKCE)",
+        ));
+    }
+    if grant.jkt.as_ref().is_some_and(|jkt| *jkt != proof.jkt) {
+        return Err(invalid_grant(
+            "the DPoP proof's key is not the one the code is bound to (dpop_jkt)",
+        ));
+    }
+    let mut body = issue(shared, &client.id, proof, grant.scope.clone(), true);
+    let openid = grant
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+    if openid && shared.config.id_token_fault != Some(IdTokenFault::Missing) {
+        body["id_token"] = json!(id_token(shared, &client.id, grant.nonce.as_deref()));
+    }
+    Ok(body)
+}
+
+/// The ID token of a code grant, broken as [`Config::id_token_fault`] says.
+///
+/// [`Config::id_token_fault`]: crate::Config::id_token_fault
+fn id_token(shared: &Shared, client_id: &str, nonce: Option<&str>) -> String {
+    let fault = shared.config.id_token_fault;
+    let now = shared.clock.now();
+    let mut claims = json!({
+        "iss": if fault == Some(IdTokenFault::WrongIssuer) { "https://other-issuer.example" } else { shared.issuer.as_str() },
+        "sub": "user-1",
+        "aud": if fault == Some(IdTokenFault::WrongAudience) { "another-client" } else { client_id },
+        "iat": now,
+        "exp": now + 300,
+        "auth_time": now,
+    });
+    match (nonce, fault) {
+        (Some(_), Some(IdTokenFault::WrongNonce)) => claims["nonce"] = json!("a-nonce-of-another-sign-in"),
+        (Some(nonce), _) => claims["nonce"] = json!(nonce),
+        (None, _) => {}
+    }
+    shared.signer.mint_id_token(&claims)
 }
 
 /// The token exchange grant: `subject_token` and `subject_token_type` required, an

@@ -166,6 +166,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
+        201 => "Created",
         302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",

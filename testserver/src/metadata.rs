@@ -35,9 +35,10 @@ pub enum MetadataFault {
 }
 
 /// The grant types the token endpoint supports.
-pub const GRANT_TYPES: [&str; 4] = [
+pub const GRANT_TYPES: [&str; 5] = [
     "client_credentials",
     "refresh_token",
+    "authorization_code",
     crate::grants::TOKEN_EXCHANGE,
     crate::grants::JWT_BEARER,
 ];
@@ -76,6 +77,12 @@ pub fn metadata(shared: &Shared, path: &str) -> Response {
         "token_endpoint_auth_signing_alg_values_supported":
             ["HS256", "ES256", "ES384", "EdDSA", "Ed25519", "PS256", "RS256"],
         "grant_types_supported": GRANT_TYPES,
+        "authorization_endpoint": format!("{}/authorize", shared.base_url),
+        "pushed_authorization_request_endpoint": format!("{}/par", shared.base_url),
+        "require_pushed_authorization_requests": shared.config.require_par,
+        "authorization_response_iss_parameter_supported": shared.config.advertise_iss_parameter,
+        "code_challenge_methods_supported": ["S256"],
+        "response_types_supported": ["code"],
     });
     match shared.config.metadata_fault {
         None => Response::json(200, &document),

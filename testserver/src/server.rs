@@ -1,6 +1,7 @@
 //! The running server: a listener thread, one thread per connection, TLS when configured, and
 //! the routing of requests to the endpoints.
 
+use crate::authorize::{authorization_endpoint, par_endpoint};
 use crate::authz::token_endpoint;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::{self, Fault};
@@ -122,6 +123,12 @@ impl Server {
     /// Makes every access token issued so far fail at the API with `invalid_token`.
     pub fn revoke_all_tokens(&self) {
         self.shared.tokens().revoke_all();
+    }
+
+    /// Makes every refresh token issued so far unknown (`invalid_grant` from then on), as when
+    /// a user's session ends at the server.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared.tokens().revoke_refresh();
     }
 
     /// The DPoP nonce the server accepts now.
@@ -436,6 +443,10 @@ fn dispatch(shared: &Shared, request: &Request, tls: bool) -> Response {
     match (path, request.method.as_str()) {
         ("/token", "POST") => token_endpoint(shared, request, &url),
         ("/token", _) => not_allowed("POST"),
+        ("/authorize", "GET") => authorization_endpoint(shared, request),
+        ("/authorize", _) => not_allowed("GET"),
+        ("/par", "POST") => par_endpoint(shared, request, &url),
+        ("/par", _) => not_allowed("POST"),
         _ if is_api => api(shared, request, &url),
         ("/plain", "GET" | "HEAD") => Response::text(200, "hello"),
         ("/stats", "GET") => stats(shared),
@@ -471,6 +482,9 @@ fn stats(shared: &Shared) -> Response {
             "api_ok": s.api_ok,
             "nonce_rejections_api": s.nonce_rejections_api,
             "invalid_token_rejections": s.invalid_token_rejections,
+            "authorization_requests": s.authorization_requests,
+            "par_requests": s.par_requests,
+            "authorization_code_grants": s.authorization_code_grants,
             "assertion_jtis": s.assertion_jtis,
             "assertion_auds": s.assertion_auds,
         }),

@@ -1,5 +1,6 @@
 //! The state one server shares between its connection threads.
 
+use crate::authorize::{CodeGrant, Pushed};
 use crate::clock::Clock;
 use crate::config::{Config, RecordedRequest, Stats};
 use crate::fault::Fault;
@@ -39,6 +40,10 @@ pub struct Shared {
     tokens: Mutex<TokenStore>,
     /// Client assertion `jti`s seen.
     assertion_jtis: Mutex<HashSet<String>>,
+    /// Authorization codes not yet redeemed.
+    codes: Mutex<HashMap<String, CodeGrant>>,
+    /// Pushed authorization requests not yet used, by `request_uri`.
+    pushed: Mutex<HashMap<String, Pushed>>,
     rng: SystemRandom,
 }
 
@@ -79,6 +84,8 @@ impl Shared {
             issuer,
             base_url,
             assertion_jtis: Mutex::new(HashSet::new()),
+            codes: Mutex::new(HashMap::new()),
+            pushed: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             log: AtomicBool::new(false),
             signer: TokenSigner::new(&rng),
@@ -110,6 +117,16 @@ impl Shared {
     /// The issued tokens, to read or update.
     pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
         lock(&self.tokens)
+    }
+
+    /// The authorization codes not yet redeemed.
+    pub fn codes(&self) -> MutexGuard<'_, HashMap<String, CodeGrant>> {
+        lock(&self.codes)
+    }
+
+    /// The pushed authorization requests not yet used.
+    pub fn pushed(&self) -> MutexGuard<'_, HashMap<String, Pushed>> {
+        lock(&self.pushed)
     }
 
     /// The nonce clients should use now.

@@ -33,6 +33,19 @@ impl TokenSigner {
         format!("{input}.{}", b64(tag.as_ref()))
     }
 
+    /// An OpenID Connect ID token over `claims` (HS256 under the same server key: libdpop's
+    /// client checks its claims, not its signature, since it comes straight from the token
+    /// endpoint).
+    pub fn mint_id_token(&self, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let tag = hmac::sign(&self.key, input.as_bytes());
+        format!("{input}.{}", b64(tag.as_ref()))
+    }
+
     /// The claims of a token this signer made.
     pub fn verify(&self, token: &str) -> Result<Map<String, Value>, &'static str> {
         const INVALID: &str = "access token signature is invalid";
@@ -107,6 +120,11 @@ impl TokenStore {
     /// The grant of a live refresh token.
     pub fn refresh(&self, token: &str) -> Option<&RefreshGrant> {
         self.refresh.get(token)
+    }
+
+    /// Forgets every refresh token.
+    pub fn revoke_refresh(&mut self) {
+        self.refresh.clear();
     }
 
     /// Ends a refresh token (it was used and replaced).

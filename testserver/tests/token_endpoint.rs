@@ -240,7 +240,7 @@ fn unsupported_grant_type_is_rejected() {
     reply.assert_error(
         400,
         "unsupported_grant_type",
-        "grant_type is not client_credentials, refresh_token, token-exchange or jwt-bearer",
+        "grant_type is not client_credentials, refresh_token, authorization_code, token-exchange or jwt-bearer",
     );
 }
 

@@ -16,6 +16,17 @@ pub(crate) struct Metadata {
     pub(crate) auth_methods: Option<Vec<String>>,
     /// `token_endpoint_auth_signing_alg_values_supported`.
     pub(crate) auth_signing_algs: Option<Vec<String>>,
+    /// `authorization_endpoint` (RFC 8414 §2; the sign-in needs it).
+    pub(crate) authorization_endpoint: Option<String>,
+    /// `pushed_authorization_request_endpoint` (RFC 9126 §5).
+    pub(crate) par_endpoint: Option<String>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §5).
+    pub(crate) require_par: bool,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3): the redirect must then
+    /// carry `iss`.
+    pub(crate) iss_parameter: bool,
+    /// `code_challenge_methods_supported` (RFC 8414 §2).
+    pub(crate) code_challenge_methods: Option<Vec<String>>,
 }
 
 /// Metadata documents are small; a larger body is not one.
@@ -70,14 +81,27 @@ pub(crate) fn parse(issuer: &str, url: &str, body: &[u8]) -> Result<Metadata> {
     }
     let token_endpoint = string("token_endpoint")
         .ok_or_else(|| metadata_error(format!("the metadata of {issuer} has no token_endpoint")))?;
-    match url::Url::parse(token_endpoint) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-        _ => {
-            return Err(metadata_error(format!(
-                "the metadata of {issuer} gives a token_endpoint that is not an absolute http(s) URL"
-            )))
+    let endpoint = |name: &str| -> Result<Option<String>> {
+        let Some(value) = string(name) else {
+            return Ok(None);
+        };
+        match url::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(value.to_string())),
+            _ => Err(metadata_error(format!(
+                "the metadata of {issuer} gives a {name} that is not an absolute http(s) URL"
+            ))),
         }
-    }
+    };
+    endpoint("token_endpoint")?;
+    let flag = |name: &str| -> Result<bool> {
+        match doc.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(metadata_error(format!(
+                "the metadata of {issuer} has a {name} that is not true or false"
+            ))),
+        }
+    };
     let list = |name: &str| -> Result<Option<Vec<String>>> {
         match doc.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -102,6 +126,11 @@ pub(crate) fn parse(issuer: &str, url: &str, body: &[u8]) -> Result<Metadata> {
         dpop_algs: list("dpop_signing_alg_values_supported")?,
         auth_methods: list("token_endpoint_auth_methods_supported")?,
         auth_signing_algs: list("token_endpoint_auth_signing_alg_values_supported")?,
+        authorization_endpoint: endpoint("authorization_endpoint")?,
+        par_endpoint: endpoint("pushed_authorization_request_endpoint")?,
+        require_par: flag("require_pushed_authorization_requests")?,
+        iss_parameter: flag("authorization_response_iss_parameter_supported")?,
+        code_challenge_methods: list("code_challenge_methods_supported")?,
     })
 }
 
@@ -134,6 +163,15 @@ mod tests {
         assert_eq!(m.token_endpoint, "https://as/token");
         assert_eq!(m.dpop_algs.as_deref().unwrap(), ["ES256", "PS256"]);
         assert_eq!(m.auth_methods, None);
+        assert!(!m.require_par && !m.iss_parameter && m.authorization_endpoint.is_none());
+        let signin = br#"{"issuer":"https://as","token_endpoint":"https://as/token","authorization_endpoint":"https://as/authorize",
+            "pushed_authorization_request_endpoint":"https://as/par","require_pushed_authorization_requests":true,
+            "authorization_response_iss_parameter_supported":true,"code_challenge_methods_supported":["S256"]}"#;
+        let m = parse("https://as", "https://as/.well-known/x", signin).unwrap();
+        assert_eq!(m.authorization_endpoint.as_deref(), Some("https://as/authorize"));
+        assert_eq!(m.par_endpoint.as_deref(), Some("https://as/par"));
+        assert!(m.require_par && m.iss_parameter);
+        assert_eq!(m.code_challenge_methods.as_deref().unwrap(), ["S256"]);
         let kind = |issuer: &str, body: &[u8]| {
             parse(issuer, "https://as/m", body)
                 .err()
@@ -157,6 +195,14 @@ mod tests {
         .unwrap()
         .1
         .contains("not an absolute"));
+        assert!(kind("https://as", br#"{"issuer":"https://as","token_endpoint":"https://as/t","authorization_endpoint":"as/authorize"}"#)
+            .unwrap()
+            .1
+            .contains("authorization_endpoint that is not an absolute"));
+        assert!(kind("https://as", br#"{"issuer":"https://as","token_endpoint":"https://as/t","require_pushed_authorization_requests":"yes"}"#)
+            .unwrap()
+            .1
+            .contains("not true or false"));
         assert!(kind("https://as", br#"{"issuer":"https://as","token_endpoint":"https://as/t","dpop_signing_alg_values_supported":"ES256"}"#)
             .unwrap()
             .1

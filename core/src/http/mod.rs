@@ -17,6 +17,7 @@ mod resolver;
 mod response;
 mod retry;
 mod settings;
+pub(crate) mod sign_in;
 mod skew;
 pub(crate) mod token;
 mod transport;
@@ -53,6 +54,8 @@ pub struct Client {
     clock: Arc<dyn Clock>,
     /// The servers' clocks, from their `Date` headers.
     skew: ClockSkew,
+    /// The sign-in in progress (grant_type authorization_code), if any.
+    sign_in: sign_in::SignInSlot,
 }
 
 /// How often a request reads the settings again when they changed during its token request.
@@ -96,6 +99,7 @@ impl Client {
             log: SessionLog::default(),
             clock,
             skew: ClockSkew::default(),
+            sign_in: sign_in::SignInSlot::default(),
         }
     }
 
@@ -320,30 +324,50 @@ impl Client {
         transport: &Transport,
         deadline: Instant,
     ) -> Result<AccessToken> {
-        let key = self.key.read().clone();
         let metadata = self.metadata(settings, transport, deadline)?;
         if let Some(m) = &metadata {
-            check_metadata(m, settings, key.as_deref())?;
+            check_metadata(m, settings, self.key.read().as_deref())?;
         }
+        self.with_grant(
+            settings,
+            metadata.as_deref(),
+            transport,
+            deadline,
+            options.accept_bearer,
+            |grant| token::fetch(grant, self.tokens.refresh_token()),
+        )
+    }
+
+    /// Runs `f` with what a request to the authorization server (a grant, a pushed
+    /// authorization request) needs of this client: the endpoints, the key, the transport.
+    fn with_grant<R>(
+        &self,
+        settings: &AuthToken,
+        metadata: Option<&Metadata>,
+        transport: &Transport,
+        deadline: Instant,
+        accept_bearer: bool,
+        f: impl FnOnce(&GrantContext<'_>) -> R,
+    ) -> R {
         let token_endpoint = settings
             .token_endpoint
             .as_deref()
-            .or(metadata.as_ref().map(|m| m.token_endpoint.as_str()))
+            .or(metadata.map(|m| m.token_endpoint.as_str()))
             .unwrap_or_default();
         let grant = GrantContext {
             settings,
             token_endpoint,
             audience: settings.issuer.as_deref().unwrap_or(token_endpoint),
-            server_algs: metadata.as_ref().and_then(|m| m.dpop_algs.as_deref()),
-            dpop_key: key,
-            accept_bearer: options.accept_bearer,
+            server_algs: metadata.and_then(|m| m.dpop_algs.as_deref()),
+            dpop_key: self.key.read().clone(),
+            accept_bearer,
             allow_insecure_http: transport.settings.allow_insecure_http,
             clock: self.clock.as_ref(),
             deadline,
             send: &|request| self.exchange(transport, request),
             correction: &|origin| self.time_correction(origin),
         };
-        token::fetch(&grant, self.tokens.refresh_token())
+        f(&grant)
     }
 }
 

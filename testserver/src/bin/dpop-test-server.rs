@@ -1,7 +1,9 @@
 //! `dpop-test-server`: the strict DPoP test server as a process, for `make demo` and tests in
 //! other languages. Runs until killed.
 
-use dpop_testserver::{Client, ClientAuth, Config, MetadataDocuments, MetadataFault, Server};
+use dpop_testserver::{
+    AuthorizationIss, Client, ClientAuth, Config, IdTokenFault, MetadataDocuments, MetadataFault, Server,
+};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -47,6 +49,18 @@ const USAGE: &str = "usage: dpop-test-server [options]
                            dpop_signing_alg_values_supported (default all)
   --terse-errors           invalid_dpop_proof answers carry no error_description
   --public-base-url URL    expect htu = URL + path (a gateway rewrote the URL)
+Sign-in (GET /authorize approves at once; POST /par; the authorization_code grant):
+  --redirect-uri URI       a redirect URI every client may use (repeatable; replaces the
+                           default http://127.0.0.1/callback); loopback ones match on any port
+  --require-par            authorization requests must be pushed first (RFC 9126), also in
+                           the metadata (require_pushed_authorization_requests)
+  --deny-authorization     every authorization request is answered with access_denied
+  --iss MODE               correct (default) | omit | wrong: the iss of authorization
+                           responses (RFC 9207)
+  --no-iss-metadata        the metadata does not say authorization_response_iss_parameter_supported
+  --code-ttl SECONDS       lifetime of codes and pushed request_uris (default 60)
+  --id-token-fault F       wrong-nonce | wrong-aud | wrong-iss | missing: the id_token of an
+                           openid code grant is broken
 FAULT: 500 (a 500 error), html (an HTML page), no-access-token (a token response without one),
   hang (never answer), reset (reset the connection), huge:BYTES (a body of BYTES, not held in
   memory), trickle:BYTES:PER_SECOND (a slow body), redirect:URL (a 302 to URL), binary (a body
@@ -69,6 +83,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         quiet: false,
     };
     let mut clients = Vec::new();
+    let mut redirect_uris = Vec::new();
     let (mut cert, mut key) = (None, None);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -166,12 +181,41 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--dpop-algs" => config.dpop_signing_alg_values_supported = list(&value()?),
             "--terse-errors" => config.terse_errors = true,
             "--public-base-url" => config.public_base_url = Some(value()?),
+            "--redirect-uri" => redirect_uris.push(value()?),
+            "--require-par" => config.require_par = true,
+            "--deny-authorization" => config.deny_authorization = true,
+            "--iss" => {
+                config.authorization_iss = match value()?.as_str() {
+                    "correct" => AuthorizationIss::Correct,
+                    "omit" => AuthorizationIss::Omitted,
+                    "wrong" => AuthorizationIss::Wrong,
+                    other => return Err(format!("--iss: '{other}' is not correct, omit or wrong")),
+                }
+            }
+            "--no-iss-metadata" => config.advertise_iss_parameter = false,
+            "--code-ttl" => config.code_ttl = number(value()?)?,
+            "--id-token-fault" => {
+                config.id_token_fault = Some(match value()?.as_str() {
+                    "wrong-nonce" => IdTokenFault::WrongNonce,
+                    "wrong-aud" => IdTokenFault::WrongAudience,
+                    "wrong-iss" => IdTokenFault::WrongIssuer,
+                    "missing" => IdTokenFault::Missing,
+                    other => {
+                        return Err(format!(
+                            "--id-token-fault: '{other}' is not wrong-nonce, wrong-aud, wrong-iss or missing"
+                        ))
+                    }
+                })
+            }
             "-h" | "--help" => return Err(String::new()),
             _ => return Err(format!("unknown option '{flag}'")),
         }
     }
     if !clients.is_empty() {
         options.config.clients = clients;
+    }
+    if !redirect_uris.is_empty() {
+        options.config.redirect_uris = redirect_uris;
     }
     options.config.tls = match (cert, key) {
         (Some(cert), Some(key)) => Some((cert, key)),

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::metadata::Metadata;
+use crate::http::sign_in::SignInSettings;
 use crate::key::{Algorithm, Key};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -71,10 +72,14 @@ pub(crate) enum GrantType {
     JwtBearer {
         assertion: Zeroizing<String>,
     },
+    /// The authorization code flow with PKCE through the browser: no token without the user
+    /// (a sign-in), then refresh tokens.
+    AuthorizationCode(Box<SignInSettings>),
 }
 
 pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub(crate) const AUTHORIZATION_CODE: &str = "authorization_code";
 
 impl GrantType {
     pub(crate) fn name(&self) -> &'static str {
@@ -83,6 +88,7 @@ impl GrantType {
             GrantType::RefreshToken(_) => "refresh_token",
             GrantType::TokenExchange { .. } => TOKEN_EXCHANGE,
             GrantType::JwtBearer { .. } => JWT_BEARER,
+            GrantType::AuthorizationCode(_) => AUTHORIZATION_CODE,
         }
     }
 }
@@ -127,7 +133,7 @@ pub(crate) const RETRY_AFTER_MAX_DEFAULT: u64 = 10;
 /// The largest `retry_after_max` accepted, in seconds.
 const RETRY_AFTER_MAX_LIMIT: u64 = 300;
 
-const KNOWN_MEMBERS: [&str; 25] = [
+const KNOWN_MEMBERS: [&str; 31] = [
     "client_id",
     "client_secret",
     "token_endpoint",
@@ -153,6 +159,13 @@ const KNOWN_MEMBERS: [&str; 25] = [
     "clock_correction",
     "retry_after_max",
     "client_assertion_alg",
+    // grant_type authorization_code (sign_in::settings::MEMBERS)
+    "redirect_uri",
+    "authorization_endpoint",
+    "par",
+    "pushed_authorization_request_endpoint",
+    "authorization_params",
+    "sign_in_timeout",
 ];
 
 /// Members that hold a secret: never read back, never in an error text.
@@ -166,7 +179,7 @@ const SECRET_MEMBERS: [&str; 7] = [
     "client_assertion_key",
 ];
 
-fn config_error(message: impl Into<String>) -> Error {
+pub(crate) fn config_error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::TokenConfig, message)
 }
 
@@ -175,10 +188,14 @@ fn profile_error(message: impl Into<String>) -> Error {
 }
 
 /// Reads the members of the settings object.
-struct Members<'a>(&'a Map<String, Value>);
+pub(crate) struct Members<'a>(&'a Map<String, Value>);
 
 impl Members<'_> {
-    fn text(&self, name: &str) -> Result<Option<String>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Result<Option<String>> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -189,16 +206,16 @@ impl Members<'_> {
         }
     }
 
-    fn secret(&self, name: &str) -> Result<Option<Zeroizing<String>>> {
+    pub(crate) fn secret(&self, name: &str) -> Result<Option<Zeroizing<String>>> {
         Ok(self.text(name)?.map(Zeroizing::new))
     }
 
-    fn required(&self, name: &str, why: &str) -> Result<String> {
+    pub(crate) fn required(&self, name: &str, why: &str) -> Result<String> {
         self.text(name)?
             .ok_or_else(|| config_error(format!("the token settings lack '{name}'{why}")))
     }
 
-    fn flag(&self, name: &str) -> Result<Option<bool>> {
+    pub(crate) fn flag(&self, name: &str) -> Result<Option<bool>> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -208,7 +225,7 @@ impl Members<'_> {
         }
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         !matches!(self.0.get(name), None | Some(Value::Null))
     }
 }
@@ -260,7 +277,7 @@ impl AuthToken {
             }
         }
         let client_auth = client_auth(&m)?;
-        let grant = grant_type(&m)?;
+        let grant = grant_type(&m, issuer.is_some(), profile == Profile::Fapi2)?;
         let resources = match object.get("resource") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) => vec![s.clone()],
@@ -293,6 +310,15 @@ impl AuthToken {
             Some(_) => return Err(config_error("the token setting 'retry_after_max' is not a number")),
         };
         let clock_correction = m.flag("clock_correction")?.unwrap_or(true);
+        let scope = m.text("scope")?;
+        let openid = scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+        if openid && issuer.is_none() && matches!(grant, GrantType::AuthorizationCode(_)) {
+            return Err(config_error(
+                "scope 'openid' makes libdpop check the id_token's issuer: give 'issuer'",
+            ));
+        }
         let settings = Self {
             public_json: public_json(object),
             client_id: m.required("client_id", "")?,
@@ -300,7 +326,7 @@ impl AuthToken {
             token_endpoint,
             issuer,
             grant,
-            scope: m.text("scope")?,
+            scope,
             audience: m.text("audience")?,
             resources,
             extra_params,
@@ -357,6 +383,7 @@ impl AuthToken {
                 out.extend(actor_token.as_deref().map(String::as_str));
             }
             GrantType::JwtBearer { assertion } => out.push(assertion),
+            GrantType::AuthorizationCode(_) => {}
         }
         out
     }
@@ -406,7 +433,11 @@ fn client_auth(m: &Members<'_>) -> Result<ClientAuth> {
         }
         Ok(())
     };
+    let public_by_default =
+        m.text("grant_type")?.as_deref() == Some(AUTHORIZATION_CODE) && !m.has("client_secret");
     Ok(match method.as_deref() {
+        // A desktop application signing a user in is usually a public client (RFC 8252 §8.4).
+        None if public_by_default => ClientAuth::None,
         None | Some("client_secret_post") => ClientAuth::SecretPost(secret("")?),
         Some("client_secret_basic") => ClientAuth::SecretBasic(secret("")?),
         Some("client_secret_jwt") => ClientAuth::SecretJwt(secret(" (client_secret_jwt signs with it)")?),
@@ -492,9 +523,9 @@ fn load_assertion_key(value: &Value, password: Option<&str>) -> Result<Key> {
     })
 }
 
-fn grant_type(m: &Members<'_>) -> Result<GrantType> {
+fn grant_type(m: &Members<'_>, issuer: bool, fapi2: bool) -> Result<GrantType> {
     let grant = m.text("grant_type")?;
-    let owned: [(&str, &[&str]); 3] = [
+    let owned: [(&str, &[&str]); 4] = [
         ("refresh_token", &["refresh_token"]),
         (
             TOKEN_EXCHANGE,
@@ -507,6 +538,7 @@ fn grant_type(m: &Members<'_>) -> Result<GrantType> {
             ],
         ),
         (JWT_BEARER, &["assertion"]),
+        (AUTHORIZATION_CODE, &crate::http::sign_in::MEMBERS),
     ];
     for (owner, members) in owned {
         if grant.as_deref() != Some(owner) {
@@ -543,10 +575,13 @@ fn grant_type(m: &Members<'_>) -> Result<GrantType> {
         Some(JWT_BEARER) => GrantType::JwtBearer {
             assertion: secret("assertion")?,
         },
+        Some(AUTHORIZATION_CODE) => {
+            GrantType::AuthorizationCode(Box::new(crate::http::sign_in::parse_settings(m, issuer, fapi2)?))
+        }
         Some(other) => {
             return Err(config_error(format!(
                 "unsupported grant_type '{other}': use client_credentials, refresh_token, \
-                 {TOKEN_EXCHANGE} or {JWT_BEARER}"
+                 {AUTHORIZATION_CODE}, {TOKEN_EXCHANGE} or {JWT_BEARER}"
             )))
         }
     })

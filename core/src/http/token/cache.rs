@@ -115,6 +115,23 @@ impl TokenCache {
         fetching.finish(epoch, replacing, outcome)
     }
 
+    /// Caches a token obtained outside [`TokenCache::get`] (a sign-in's code exchange) for
+    /// settings read in `epoch`, with its refresh token. False, and nothing kept, when the
+    /// settings or the key changed since.
+    pub(crate) fn put(&self, epoch: u64, token: AccessToken) -> bool {
+        let mut state = self.state.lock();
+        if state.epoch != epoch {
+            return false;
+        }
+        if let Some(rt) = &token.refresh_token {
+            state.refresh_token = Some(rt.clone());
+        }
+        state.current = Some(Arc::new(token));
+        state.last_failure = None;
+        state.retry_refresh_at = None;
+        true
+    }
+
     /// Drops `used` if it is still the cached token (a server rejected it), so the next `get`
     /// fetches a new one (with the refresh token, which stays); a token another thread already
     /// replaced is left alone.
@@ -433,6 +450,24 @@ mod tests {
         assert!(cache.peek().is_some_and(|t| t.manual));
         cache.reset(false);
         assert!(cache.peek().is_none());
+    }
+
+    #[test]
+    fn a_signed_in_token_is_kept_with_its_refresh_token_unless_the_settings_changed() {
+        let (cache, clock) = cache();
+        let epoch = cache.epoch();
+        let mut signed_in = token(clock.as_ref(), 60);
+        signed_in.refresh_token = Some(Zeroizing::new("rt-s".into()));
+        assert!(cache.put(epoch, signed_in));
+        assert_eq!(cache.refresh_token().as_deref().map(String::as_str), Some("rt-s"));
+        let same = get(&cache, Duration::ZERO, |_| panic!("the token is cached")).unwrap();
+        assert!(Arc::ptr_eq(&same, &cache.peek().unwrap()));
+        cache.reset(true);
+        assert!(
+            !cache.put(epoch, token(clock.as_ref(), 60)),
+            "the key changed meanwhile"
+        );
+        assert!(cache.peek().is_none() && cache.refresh_token().is_none());
     }
 
     #[test]

@@ -47,12 +47,33 @@ pub(crate) struct GrantContext<'a> {
 enum Which<'a> {
     Refresh(&'a str),
     Configured,
+    Code(&'a CodeExchange<'a>),
+}
+
+/// What the authorization_code grant sends besides the client's authentication (RFC 6749
+/// §4.1.3, RFC 7636 §4.5).
+pub(crate) struct CodeExchange<'a> {
+    pub(crate) code: &'a str,
+    pub(crate) code_verifier: &'a str,
+    /// As sent in the authorization request, with the port the listener was bound to.
+    pub(crate) redirect_uri: &'a str,
 }
 
 /// A new token: the refresh_token grant when a refresh token is at hand (the latest one
 /// issued, else one the settings give), falling back to the configured grant if the server
-/// refuses it and the settings have one; else the configured grant.
+/// refuses it and the settings have one; else the configured grant. Under the authorization
+/// code flow, only a refresh token can give a token without the user: without one (or when
+/// the server refuses it) the error is `SignInRequired`.
 pub(crate) fn fetch(cx: &GrantContext<'_>, refresh_token: Option<Zeroizing<String>>) -> Result<AccessToken> {
+    if let GrantType::AuthorizationCode(_) = &cx.settings.grant {
+        let Some(rt) = refresh_token else {
+            return Err(Error::new(
+                ErrorKind::SignInRequired,
+                "there is no access token yet and no refresh token: the user must sign in first",
+            ));
+        };
+        return grant(cx, Which::Refresh(&rt)).map(|(token, _)| token);
+    }
     let given = match &cx.settings.grant {
         GrantType::RefreshToken(rt) => Some(rt.clone()),
         _ => None,
@@ -60,22 +81,88 @@ pub(crate) fn fetch(cx: &GrantContext<'_>, refresh_token: Option<Zeroizing<Strin
     let only_refresh = given.is_some();
     if let Some(rt) = refresh_token.or(given) {
         match grant(cx, Which::Refresh(&rt)) {
-            Ok(token) => return Ok(token),
+            Ok((token, _)) => return Ok(token),
             Err(e) if e.kind() == ErrorKind::TokenEndpoint && !only_refresh => {}
             Err(e) => return Err(e),
         }
     }
-    grant(cx, Which::Configured)
+    grant(cx, Which::Configured).map(|(token, _)| token)
 }
 
-/// One grant, with its retries.
-fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
+/// The authorization_code grant of a sign-in: the token, and the `id_token` the response
+/// carried, if any.
+pub(crate) fn exchange_code(
+    cx: &GrantContext<'_>,
+    code: &CodeExchange<'_>,
+) -> Result<(AccessToken, Option<Zeroizing<String>>)> {
+    grant(cx, Which::Code(code))
+}
+
+/// One grant, with its retries: the token and the response's `id_token`.
+fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<(AccessToken, Option<Zeroizing<String>>)> {
     let settings = cx.settings;
-    let target = Target::new(cx.token_endpoint, cx.allow_insecure_http)?;
     let what = match which {
         Which::Refresh(_) => "refresh_token",
         Which::Configured => settings.grant.name(),
+        Which::Code(_) => super::auth_token::AUTHORIZATION_CODE,
     };
+    let params = grant_params(settings, which);
+    let mut secrets: Vec<&str> = Vec::new();
+    match which {
+        Which::Refresh(rt) => secrets.push(rt),
+        Which::Code(c) => secrets.extend([c.code, c.code_verifier]),
+        Which::Configured => {}
+    }
+    // A refresh token refused under the authorization code flow leaves only the user.
+    let sign_in_flow = matches!(settings.grant, GrantType::AuthorizationCode(_));
+    let post = Post {
+        url: cx.token_endpoint,
+        what: &format!("the {what} grant"),
+        params: &params,
+        secrets: &secrets,
+        max_body: MAX_TOKEN_RESPONSE,
+        invalid_grant: (sign_in_flow && matches!(which, Which::Refresh(_)))
+            .then_some(ErrorKind::SignInRequired),
+    };
+    let mut response = post_form(cx, &post)?;
+    let parsed = AccessToken::from_response(&response.body, cx.accept_bearer, cx.clock.now());
+    let id_token = match (parsed.is_ok(), which) {
+        (true, Which::Code(_)) => super::id_token(&response.body),
+        _ => None,
+    };
+    // The body held the new token (and perhaps a refresh token).
+    response.body.zeroize();
+    let mut token = parsed?;
+    if let (None, Which::Refresh(rt)) = (&token.refresh_token, which) {
+        // RFC 6749 §6: without a new refresh token the old one stays valid.
+        token.refresh_token = Some(Zeroizing::new(rt.to_string()));
+    }
+    Ok((token, id_token))
+}
+
+/// A form POST to an endpoint of the authorization server that authenticates the client: a
+/// grant at the token endpoint, or a pushed authorization request (RFC 9126).
+pub(crate) struct Post<'a> {
+    pub(crate) url: &'a str,
+    /// What the request is, for error texts: "the refresh_token grant".
+    pub(crate) what: &'a str,
+    /// The parameters besides the client's authentication.
+    pub(crate) params: &'a [(&'a str, &'a str)],
+    /// Strings of the request that must never reach the log or an error text, besides the
+    /// settings' secrets, the client assertion and the Basic credential.
+    pub(crate) secrets: &'a [&'a str],
+    pub(crate) max_body: u64,
+    /// The error kind of an `invalid_grant` answer, when it is not `TokenEndpoint`.
+    pub(crate) invalid_grant: Option<ErrorKind>,
+}
+
+/// Sends `post` with a fresh DPoP proof and the client's authentication (a fresh assertion for
+/// every attempt), with one retry each for a nonce demand, a short `Retry-After` and a proof
+/// rejected for its time; the successful (2xx) response, else the error.
+pub(crate) fn post_form(cx: &GrantContext<'_>, post: &Post<'_>) -> Result<Response> {
+    let settings = cx.settings;
+    let target = Target::new(post.url, cx.allow_insecure_http)?;
+    let what = post.what;
     let mut nonce_retried = false;
     let mut waited = false;
     let mut clock_retried = false;
@@ -87,7 +174,11 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
             cx.dpop_key.as_deref(),
             u64::try_from(now).unwrap_or(0),
         )?;
-        let (body, basic) = form(settings, which, client_assertion.as_deref().map(String::as_str));
+        let (body, basic) = form(
+            settings,
+            post.params,
+            client_assertion.as_deref().map(String::as_str),
+        );
         let mut headers = vec![
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Accept", "application/json"),
@@ -96,9 +187,7 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
             headers.push(("Authorization", basic.as_str()));
         }
         let mut secrets: Vec<&str> = settings.secrets();
-        if let Which::Refresh(rt) = which {
-            secrets.push(rt);
-        }
+        secrets.extend_from_slice(post.secrets);
         secrets.extend(client_assertion.as_deref().map(String::as_str));
         // The Basic credential, should a server echo the header back.
         secrets.extend(basic.as_deref().and_then(|b| b.strip_prefix("Basic ")));
@@ -109,21 +198,13 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
             headers: &headers,
             body: body.as_bytes(),
             secrets: &secrets,
-            max_body: MAX_TOKEN_RESPONSE,
+            max_body: post.max_body,
             deadline: cx.deadline,
             proof: true,
         };
-        let mut response = (cx.send)(&exchange)?;
+        let response = (cx.send)(&exchange)?;
         if response.is_success() {
-            let parsed = AccessToken::from_response(&response.body, cx.accept_bearer, cx.clock.now());
-            // The body held the new token (and perhaps a refresh token).
-            response.body.zeroize();
-            let mut token = parsed?;
-            if let (None, Which::Refresh(rt)) = (&token.refresh_token, which) {
-                // RFC 6749 §6: without a new refresh token the old one stays valid.
-                token.refresh_token = Some(Zeroizing::new(rt.to_string()));
-            }
-            return Ok(token);
+            return Ok(response);
         }
         if !waited {
             if let Some(wait) = retry::after(&response, settings.retry_after_max, cx.deadline) {
@@ -144,8 +225,8 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
             return Err(Error::new(
                 ErrorKind::NonceRejected,
                 format!(
-                    "the token endpoint {} demanded a new DPoP nonce again right after a retry with its nonce",
-                    redact::url(cx.token_endpoint)
+                    "{what} at {}: the server demanded a new DPoP nonce again right after a retry with its nonce",
+                    redact::url(post.url)
                 ),
             ));
         }
@@ -159,13 +240,13 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
             return Err(Error::new(
                 ErrorKind::ProofRejected,
                 format!(
-                    "the {what} grant at {} failed: {}. {}",
-                    redact::url(cx.token_endpoint),
+                    "{what} at {} failed: {}. {}",
+                    redact::url(post.url),
                     describe_error(response.status, &response.body, &secrets),
                     diagnose::rejected_proof(
                         &response,
                         &diagnose::Known {
-                            url: cx.token_endpoint,
+                            url: post.url,
                             server_algs: cx.server_algs,
                             token: None,
                             secrets: &secrets,
@@ -175,31 +256,46 @@ fn grant(cx: &GrantContext<'_>, which: Which<'_>) -> Result<AccessToken> {
                 ),
             ));
         }
+        let kind = match (code.as_deref(), post.invalid_grant) {
+            (Some("invalid_grant"), Some(kind)) => kind,
+            _ => ErrorKind::TokenEndpoint,
+        };
+        let hint = if kind == ErrorKind::SignInRequired {
+            ": the user must sign in again"
+        } else {
+            ""
+        };
         return Err(Error::new(
-            ErrorKind::TokenEndpoint,
+            kind,
             format!(
-                "the {what} grant at {} failed: {}",
-                redact::url(cx.token_endpoint),
+                "{what} at {} failed: {}{hint}",
+                redact::url(post.url),
                 describe_error(response.status, &response.body, &secrets)
             ),
         ));
     }
 }
 
-/// The grant's form body, and the `Authorization: Basic` value for client_secret_basic.
-fn form(
-    settings: &AuthToken,
-    which: Which<'_>,
-    client_assertion: Option<&str>,
-) -> (Zeroizing<String>, Option<Zeroizing<String>>) {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
+/// The parameters of a grant besides the client's authentication.
+fn grant_params<'a>(settings: &'a AuthToken, which: Which<'a>) -> Vec<(&'a str, &'a str)> {
+    let mut params: Vec<(&str, &str)> = Vec::new();
     match (which, &settings.grant) {
         (Which::Refresh(rt), _) => {
-            form.append_pair("grant_type", "refresh_token")
-                .append_pair("refresh_token", rt);
+            params.extend([("grant_type", "refresh_token"), ("refresh_token", rt)]);
         }
-        (Which::Configured, GrantType::ClientCredentials | GrantType::RefreshToken(_)) => {
-            form.append_pair("grant_type", "client_credentials");
+        (Which::Code(c), _) => {
+            params.extend([
+                ("grant_type", super::auth_token::AUTHORIZATION_CODE),
+                ("code", c.code),
+                ("redirect_uri", c.redirect_uri),
+                ("code_verifier", c.code_verifier),
+            ]);
+        }
+        (
+            Which::Configured,
+            GrantType::ClientCredentials | GrantType::RefreshToken(_) | GrantType::AuthorizationCode(_),
+        ) => {
+            params.push(("grant_type", "client_credentials"));
         }
         (
             Which::Configured,
@@ -211,38 +307,65 @@ fn form(
                 requested_token_type,
             },
         ) => {
-            form.append_pair("grant_type", settings.grant.name())
-                .append_pair("subject_token", subject_token)
-                .append_pair("subject_token_type", subject_token_type);
+            params.extend([
+                ("grant_type", settings.grant.name()),
+                ("subject_token", subject_token.as_str()),
+                ("subject_token_type", subject_token_type.as_str()),
+            ]);
             if let (Some(token), Some(kind)) = (actor_token, actor_token_type) {
-                form.append_pair("actor_token", token)
-                    .append_pair("actor_token_type", kind);
+                params.extend([
+                    ("actor_token", token.as_str()),
+                    ("actor_token_type", kind.as_str()),
+                ]);
             }
             if let Some(kind) = requested_token_type {
-                form.append_pair("requested_token_type", kind);
+                params.push(("requested_token_type", kind));
             }
         }
         (Which::Configured, GrantType::JwtBearer { assertion }) => {
-            form.append_pair("grant_type", settings.grant.name())
-                .append_pair("assertion", assertion);
+            params.extend([
+                ("grant_type", settings.grant.name()),
+                ("assertion", assertion.as_str()),
+            ]);
         }
     }
-    if let Some(scope) = &settings.scope {
-        form.append_pair("scope", scope);
+    // The scope of a code is the one the user granted in the authorization request.
+    if let (Some(scope), false) = (&settings.scope, matches!(which, Which::Code(_))) {
+        params.push(("scope", scope));
     }
     if let Some(audience) = &settings.audience {
-        form.append_pair("audience", audience);
+        params.push(("audience", audience));
     }
     for resource in &settings.resources {
-        form.append_pair("resource", resource);
+        params.push(("resource", resource));
     }
     for (name, value) in &settings.extra_params {
+        params.push((name, value));
+    }
+    params
+}
+
+/// The form body of `params` with the client's authentication, and the `Authorization: Basic`
+/// value for client_secret_basic.
+fn form(
+    settings: &AuthToken,
+    params: &[(&str, &str)],
+    client_assertion: Option<&str>,
+) -> (Zeroizing<String>, Option<Zeroizing<String>>) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
         form.append_pair(name, value);
     }
+    // A pushed authorization request names the client among its parameters already.
+    let client_id = |form: &mut url::form_urlencoded::Serializer<'_, String>| {
+        if !params.iter().any(|(name, _)| *name == "client_id") {
+            form.append_pair("client_id", &settings.client_id);
+        }
+    };
     let mut basic = None;
     match &settings.client_auth {
         ClientAuth::SecretPost(secret) => {
-            form.append_pair("client_id", &settings.client_id);
+            client_id(&mut form);
             form.append_pair("client_secret", secret);
         }
         ClientAuth::SecretBasic(secret) => {
@@ -258,13 +381,11 @@ fn form(
             )));
         }
         ClientAuth::SecretJwt(_) | ClientAuth::PrivateKeyJwt { .. } => {
-            form.append_pair("client_id", &settings.client_id);
+            client_id(&mut form);
             form.append_pair("client_assertion_type", assertion::ASSERTION_TYPE);
             form.append_pair("client_assertion", client_assertion.unwrap_or_default());
         }
-        ClientAuth::None => {
-            form.append_pair("client_id", &settings.client_id);
-        }
+        ClientAuth::None => client_id(&mut form),
     }
     (Zeroizing::new(form.finish()), basic)
 }

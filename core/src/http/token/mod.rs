@@ -9,8 +9,9 @@ mod grant;
 pub(crate) use auth_token::{
     check_fapi2_alg, AssertionKey, AuthToken, ClientAuth, Profile, RETRY_AFTER_MAX_DEFAULT,
 };
+pub(crate) use auth_token::{config_error, GrantType, Members};
 pub(crate) use cache::TokenCache;
-pub(crate) use grant::{fetch, GrantContext};
+pub(crate) use grant::{exchange_code, fetch, post_form, CodeExchange, GrantContext, Post};
 
 use crate::error::{Error, ErrorKind, Result};
 use serde_json::{Map, Value};
@@ -134,6 +135,13 @@ pub(crate) fn describe_error(status: u16, body: &[u8], secrets: &[&str]) -> Stri
         _ => format!("{status} with no OAuth error in the body"),
     };
     crate::redact::secrets(&described, secrets)
+}
+
+/// The `id_token` of a token response (OpenID Connect Core §3.1.3.3), if it has one.
+pub(crate) fn id_token(body: &[u8]) -> Option<Zeroizing<String>> {
+    let value = crate::json::SecretJson::new(serde_json::from_slice(body).ok()?);
+    let token = value.get("id_token")?.as_str()?;
+    Some(Zeroizing::new(token.to_string()))
 }
 
 /// The token endpoint's `error` code, if its body is an OAuth error.

@@ -234,3 +234,99 @@ fn the_fapi2_profile_refuses_what_fapi_2_forbids() {
     .unwrap();
     assert!(s.strict_time());
 }
+
+#[test]
+fn sign_in_settings_parse_with_a_public_client_by_default() {
+    let s = AuthToken::from_json(
+        r#"{"grant_type":"authorization_code","client_id":"desktop","issuer":"https://as.example",
+            "redirect_uri":"http://127.0.0.1:0/callback","scope":"openid api","par":true,
+            "authorization_params":{"prompt":"login"},"sign_in_timeout":60}"#,
+    )
+    .unwrap();
+    assert_eq!(s.client_auth.name(), "none", "client_id alone is a public client");
+    assert_eq!(s.grant.name(), "authorization_code");
+    let GrantType::AuthorizationCode(sign_in) = &s.grant else {
+        panic!("not the authorization code grant")
+    };
+    assert_eq!((sign_in.port, sign_in.path.as_str()), (0, "/callback"));
+    assert!(sign_in.par);
+    assert_eq!(sign_in.params, [("prompt".to_string(), "login".to_string())]);
+    assert_eq!(sign_in.timeout, Duration::from_secs(60));
+    assert_eq!(sign_in.redirect_uri(51234), "http://127.0.0.1:51234/callback");
+    assert!(s.secrets().is_empty());
+    // A confidential client keeps the usual client authentication.
+    let s = AuthToken::from_json(
+        r#"{"grant_type":"authorization_code","client_id":"web","client_secret":"s3","redirect_uri":"http://127.0.0.1:8400/",
+            "authorization_endpoint":"https://as/authorize","token_endpoint":"https://as/token"}"#,
+    )
+    .unwrap();
+    assert_eq!(s.client_auth.name(), "client_secret_post");
+    let GrantType::AuthorizationCode(sign_in) = &s.grant else {
+        panic!("not the authorization code grant")
+    };
+    assert_eq!(sign_in.timeout, Duration::from_secs(300), "the default");
+    assert!(!sign_in.par);
+}
+
+#[test]
+fn bad_sign_in_settings_are_named() {
+    let msg = |extra: &str| {
+        let json = format!(
+            r#"{{"grant_type":"authorization_code","client_id":"d","token_endpoint":"https://as/token"{extra}}}"#
+        );
+        let e = err(&json);
+        assert_eq!(e.kind(), ErrorKind::TokenConfig, "{json}");
+        e.message().to_string()
+    };
+    let ok_redirect = r#","redirect_uri":"http://127.0.0.1:0/cb""#;
+    let endpoint = r#","authorization_endpoint":"https://as/authorize""#;
+    assert!(msg(endpoint).contains("lack 'redirect_uri'"));
+    assert!(msg(ok_redirect).contains("needs 'authorization_endpoint'"));
+    assert!(
+        msg(&format!(r#"{endpoint},"redirect_uri":"http://192.0.2.1:0/cb""#)).contains("not on 127.0.0.1")
+    );
+    assert!(msg(&format!(r#"{endpoint},"redirect_uri":"https://127.0.0.1:0/cb""#)).contains("is https"));
+    assert!(msg(&format!(r#"{endpoint}{ok_redirect},"par":true"#)).contains("PAR needs"));
+    assert!(
+        msg(&format!(r#"{endpoint}{ok_redirect},"authorization_endpoint2":1"#))
+            .contains("unknown token setting")
+    );
+    assert!(msg(&format!(
+        r#",{}{ok_redirect}"#,
+        r#""authorization_endpoint":"/authorize""#
+    ))
+    .contains("not an absolute"));
+    for reserved in [
+        "state",
+        "code_challenge",
+        "redirect_uri",
+        "dpop_jkt",
+        "nonce",
+        "client_id",
+    ] {
+        let m = msg(&format!(
+            r#"{endpoint}{ok_redirect},"authorization_params":{{"{reserved}":"x"}}"#
+        ));
+        assert!(m.contains(&format!("'{reserved}' is set by libdpop")), "{m}");
+    }
+    assert!(msg(&format!(
+        r#"{endpoint}{ok_redirect},"authorization_params":{{"scope":"x"}}"#
+    ))
+    .contains("use the setting 'scope'"));
+    assert!(msg(&format!(
+        r#"{endpoint}{ok_redirect},"authorization_params":{{"prompt":1}}"#
+    ))
+    .contains("not a string"));
+    assert!(msg(&format!(r#"{endpoint}{ok_redirect},"sign_in_timeout":0"#)).contains("from 1 to"));
+    assert!(msg(&format!(r#"{endpoint}{ok_redirect},"scope":"openid""#)).contains("give 'issuer'"));
+    // A sign-in member under another grant is refused by name.
+    let e = err(
+        r#"{"client_id":"a","client_secret":"b","token_endpoint":"https://as/t","redirect_uri":"http://127.0.0.1:0/cb"}"#,
+    );
+    assert!(
+        e.message()
+            .contains("'redirect_uri' belongs to grant_type authorization_code"),
+        "{}",
+        e.message()
+    );
+}
