@@ -203,3 +203,85 @@ fn every_rotation_of_a_long_run_is_saved_and_the_log_holds_no_secret() {
     assert!(!text.contains(PASSPHRASE));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// One GET to 127.0.0.1 as a browser sends it: the status and the `Location`, if any.
+fn browse(url: &str) -> (u16, Option<String>) {
+    use std::io::{Read, Write};
+    let parsed = url::Url::parse(url).unwrap();
+    let port = parsed.port().unwrap();
+    let target = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let location = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or_else(|| l.strip_prefix("location: "))
+        })
+        .map(str::to_string);
+    (status, location)
+}
+
+#[test]
+fn a_state_saved_before_the_sign_in_takes_its_refresh_token_and_the_next_run_signs_in_no_more() {
+    let server = self::server();
+    let dir = tempdir("sign-in");
+    let path = dir.join("desktop.state");
+    let settings = serde_json::json!({"grant_type": "authorization_code", "client_id": "desktop",
+        "issuer": server.issuer(), "redirect_uri": "http://127.0.0.1:0/callback", "scope": "api"})
+    .to_string();
+    // The first run: a new key, saved at once, then the sign-in.
+    let first = Client::new();
+    first.set_key(Arc::new(Key::generate(Algorithm::Es256).unwrap()));
+    first.set_auth_token(&settings).unwrap();
+    first
+        .save_state(&path, StateProtection::Passphrase(PASSPHRASE))
+        .unwrap();
+    let key_only = std::fs::read(&path).unwrap();
+    first.sign_in_start(false).unwrap();
+    let url = first.sign_in_url().unwrap();
+    let signed_in = std::thread::scope(|s| {
+        let browser = s.spawn(move || {
+            let (status, location) = browse(&url);
+            assert_eq!(status, 302);
+            browse(&location.unwrap()).0
+        });
+        let outcome = first.sign_in_wait(Duration::from_secs(30));
+        assert_eq!(browser.join().unwrap(), 200);
+        outcome
+    });
+    assert!(signed_in.unwrap(), "signed in");
+    assert_ne!(
+        std::fs::read(&path).unwrap(),
+        key_only,
+        "the sign-in's refresh token was saved"
+    );
+    drop(first);
+
+    // The next run: the state, and no sign-in.
+    let next = Client::new();
+    next.set_auth_token(&settings).unwrap();
+    next.load_state(&path, StateProtection::Passphrase(PASSPHRASE))
+        .unwrap();
+    call(&next, &server);
+    let stats = server.stats();
+    assert_eq!(stats.authorization_code_grants, 1);
+    assert_eq!(stats.refresh_grants, 1);
+    assert_eq!(
+        stats.requests.iter().filter(|r| r.path == "/authorize").count(),
+        1
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

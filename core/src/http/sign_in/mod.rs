@@ -296,6 +296,8 @@ impl Client {
         if !self.tokens.put(sign_in.epoch, token) {
             return Err(changed());
         }
+        // A state saved or loaded before (same key and settings) takes the new refresh token.
+        self.save_rotated_state();
         Ok(())
     }
 }

@@ -136,6 +136,9 @@ impl TokenCache {
             return false;
         }
         if let Some(rt) = &token.refresh_token {
+            if state.refresh_token.as_ref() != Some(rt) {
+                state.refresh_seq += 1;
+            }
             state.refresh_token = Some(rt.clone());
         }
         state.current = Some(Arc::new(token));
