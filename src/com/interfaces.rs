@@ -126,6 +126,14 @@ pub(crate) unsafe trait IDpopHttp: IDispatch {
     fn get_RequestTimeout(&self, seconds: *mut i32) -> HRESULT;
     fn put_SystemRoots(&self, use_system: VARIANT_BOOL) -> HRESULT;
     fn get_SystemRoots(&self, use_system: *mut VARIANT_BOOL) -> HRESULT;
+    fn SignIn(&self, timeout_ms: i32, signed_in: *mut VARIANT_BOOL) -> HRESULT;
+    fn SignInStart(&self, open_browser: VARIANT_BOOL, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_SignInUrl(&self, url: *mut BSTR) -> HRESULT;
+    fn SignInWait(&self, timeout_ms: i32, signed_in: *mut VARIANT_BOOL) -> HRESULT;
+    fn SignInCancel(&self) -> HRESULT;
+    fn SaveState(&self, path: InBstr, passphrase: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn LoadState(&self, path: InBstr, passphrase: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn ClearState(&self, path: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
 }
 
 #[interface("091446aa-eafa-4eca-8f9f-28a50c4f02bb")]
