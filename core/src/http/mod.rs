@@ -18,11 +18,13 @@ mod response;
 mod retry;
 mod settings;
 mod skew;
+mod state;
 pub(crate) mod token;
 mod transport;
 
 pub use response::Response;
 pub use settings::ClientSettings;
+pub use state::{Protector, StateProtection};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
@@ -53,6 +55,8 @@ pub struct Client {
     clock: Arc<dyn Clock>,
     /// The servers' clocks, from their `Date` headers.
     skew: ClockSkew,
+    /// The saved state this client writes again when its refresh token changes.
+    state: state::AutoSave,
 }
 
 /// How often a request reads the settings again when they changed during its token request.
@@ -96,6 +100,7 @@ impl Client {
             log: SessionLog::default(),
             clock,
             skew: ClockSkew::default(),
+            state: state::AutoSave::default(),
         }
     }
 
@@ -300,6 +305,7 @@ impl Client {
                     }
                 })?;
             if let Some(token) = fetched {
+                self.save_rotated_state();
                 return Ok(Some(token));
             }
         }
