@@ -25,7 +25,7 @@ use std::time::Duration;
 /// calling thread: each thread sees the results of its own calls.
 #[derive(Default)]
 pub struct dpop_http {
-    client: Client,
+    pub(crate) client: Client,
     records: Records,
 }
 

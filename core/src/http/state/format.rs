@@ -283,8 +283,13 @@ impl<'a> Reader<'a> {
 }
 
 /// Opens a saved state with `protection`: the key, the contents, and the sealer that saves it
-/// again. Nothing is changed anywhere; every check is made here.
-pub(super) fn open(file: &[u8], protection: &StateProtection<'_>) -> Result<(Key, Contents, Sealer)> {
+/// again. Nothing is changed anywhere. `check` sees the contents before the key is decrypted
+/// (a foreign state is told without a second key derivation).
+pub(super) fn open(
+    file: &[u8],
+    protection: &StateProtection<'_>,
+    check: impl FnOnce(&Contents) -> Result<()>,
+) -> Result<(Key, Contents, Sealer)> {
     if file.is_empty() {
         return Err(corrupt("the file is empty"));
     }
@@ -308,13 +313,17 @@ pub(super) fn open(file: &[u8], protection: &StateProtection<'_>) -> Result<(Key
         )));
     }
     match r.byte()? {
-        SCHEME_PASSPHRASE => open_passphrase(&mut r, protection),
-        SCHEME_PROTECTOR => open_protector(&mut r, protection),
+        SCHEME_PASSPHRASE => open_passphrase(&mut r, protection, check),
+        SCHEME_PROTECTOR => open_protector(&mut r, protection, check),
         other => Err(corrupt(format!("the file names an unknown protection ({other})"))),
     }
 }
 
-fn open_passphrase(r: &mut Reader<'_>, protection: &StateProtection<'_>) -> Result<(Key, Contents, Sealer)> {
+fn open_passphrase(
+    r: &mut Reader<'_>,
+    protection: &StateProtection<'_>,
+    check_contents: impl FnOnce(&Contents) -> Result<()>,
+) -> Result<(Key, Contents, Sealer)> {
     let kdf = r.byte()?;
     if kdf != KDF_PBKDF2_SHA256 {
         return Err(corrupt(format!(
@@ -355,6 +364,7 @@ fn open_passphrase(r: &mut Reader<'_>, protection: &StateProtection<'_>) -> Resu
         )
         .map_err(|_| corrupt("its sealed contents do not authenticate (the file was altered)"))?;
     let contents = Contents::from_json(opened)?;
+    check_contents(&contents)?;
     let key = Key::load_own_encrypted(key_der, passphrase)
         .map_err(|e| corrupt(format!("its key does not load: {}", e.message())))?;
     let key = contents.check_key(key)?;
@@ -370,7 +380,11 @@ fn open_passphrase(r: &mut Reader<'_>, protection: &StateProtection<'_>) -> Resu
     ))
 }
 
-fn open_protector(r: &mut Reader<'_>, protection: &StateProtection<'_>) -> Result<(Key, Contents, Sealer)> {
+fn open_protector(
+    r: &mut Reader<'_>,
+    protection: &StateProtection<'_>,
+    check_contents: impl FnOnce(&Contents) -> Result<()>,
+) -> Result<(Key, Contents, Sealer)> {
     let name_len = usize::from(r.byte()?);
     let name = r.take(name_len)?;
     let name = std::str::from_utf8(name)
@@ -405,6 +419,7 @@ fn open_protector(r: &mut Reader<'_>, protection: &StateProtection<'_>) -> Resul
     let key_len = inner.u16()?;
     let key_der = inner.take(key_len)?;
     let contents = Contents::from_json(&inner.data[inner.at..])?;
+    check_contents(&contents)?;
     let key = Key::load_memory(key_der, None)
         .map_err(|e| corrupt(format!("its key does not load: {}", e.message())))?;
     let key = contents.check_key(key)?;

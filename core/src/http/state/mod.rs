@@ -241,7 +241,7 @@ impl Client {
     /// a new refresh token, until the key or the settings change or [`Client::clear_state`].
     ///
     /// Needs a key (`KeyNotLoaded`) and token settings (`TokenConfig`). A passphrase save takes
-    /// about a second (two key derivations); saving again by itself derives nothing.
+    /// about half a second (two key derivations); saving again by itself derives nothing.
     pub fn save_state(&self, path: &Path, protection: StateProtection<'_>) -> Result<()> {
         let path = absolute(path)?;
         let before = self.tokens.refresh_counters().0;
@@ -300,14 +300,14 @@ impl Client {
     pub fn load_state(&self, path: &Path, protection: StateProtection<'_>) -> Result<()> {
         let path = absolute(path)?;
         let fail = |e: Error| with_path(e, "cannot load the saved state", &path);
-        let bytes = file::read(&path).map_err(fail)?;
-        let (key, contents, sealer) = format::open(&bytes, &protection).map_err(fail)?;
         let settings = self
             .auth_token
             .read()
             .clone()
             .ok_or_else(|| fail(no_settings("loading")))?;
-        contents.binding.check(&settings).map_err(fail)?;
+        let bytes = file::read(&path).map_err(fail)?;
+        let (key, contents, sealer) =
+            format::open(&bytes, &protection, |contents| contents.binding.check(&settings)).map_err(fail)?;
         let key = Arc::new(key);
         let installed = {
             // The settings checked stay in force until the key and the refresh token are in.
@@ -341,6 +341,9 @@ impl Client {
     /// start when a saved key or refresh token is no good any more. The client stops saving by
     /// itself. The settings stay.
     pub fn clear_state(&self, path: &Path) -> Result<()> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::new(ErrorKind::InvalidArgument, "the state path is empty"));
+        }
         self.state.detach();
         *self.key.write() = None;
         self.tokens.reset(false);
