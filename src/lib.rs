@@ -2,10 +2,11 @@
 //! `include/dpop.h`.
 //!
 //! One file per C object (`dpop_key`, `dpop_http`, `dpop_response`, proofs, status codes, the
-//! version) over `dpop-core`, and the boundary they share: [`handle`] (how each handle type is
-//! owned, created, borrowed and freed), [`records`] (each handle's per-thread results) and
-//! [`boundary`] (the panic boundary, argument conversion, strings out). Every `unsafe` block of
-//! libdpop's own code is in this crate, each converting one raw argument; no protocol logic is.
+//! version, the saved state of a `dpop_http`) over `dpop-core`, and the boundary they share:
+//! [`handle`] (how each handle type is owned, created, borrowed and freed), [`records`] (each
+//! handle's per-thread results) and [`boundary`] (the panic boundary, argument conversion,
+//! strings out). Every `unsafe` block of libdpop's own code is in this crate, each converting
+//! one raw argument (or, in `dpapi`, calling DPAPI); no protocol logic is.
 //!
 //! Exports are written `#[system_abi] #[no_mangle] pub extern "C" fn`: see `dpop-macros` for
 //! why the source says `"C"` and the compiled function is `extern "system"`.
@@ -27,6 +28,9 @@ mod records;
 /// cbindgen:ignore
 #[cfg(windows)]
 mod com;
+/// cbindgen:ignore
+#[cfg(windows)]
+mod dpapi;
 
 pub mod error;
 pub mod http;
@@ -34,6 +38,7 @@ pub mod key;
 pub mod proof;
 pub mod response;
 pub mod sign_in;
+pub mod state;
 pub mod version;
 
 #[cfg(test)]

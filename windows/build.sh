@@ -4,7 +4,8 @@
 # against the system DLLs allowed below, makes the import libraries, compiles the C programs
 # with mingw-w64 and runs them under Wine against the local DPoP test server (which runs
 # natively on 127.0.0.1), and the trust-store test (tests/windows/system_roots.sh: a private
-# CA put into the Wine prefix's certificate store with crypt32). The DLL is also an in-process
+# CA put into the Wine prefix's certificate store with crypt32), and the saved state protected
+# with DPAPI (tests/windows/state_dpapi.c). The DLL is also an in-process
 # COM server (src/com, type library compiled by widl and embedded); tests/com/run.sh registers
 # it in a fresh Wine prefix and runs the COM tests (scripts, C clients, type library,
 # registration).
@@ -108,6 +109,9 @@ build_arch() {
     # private CA into the certificate store.
     "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o "$dist/system_roots.exe" \
         tests/windows/system_roots.c -L"$dist" -ldpop -lcrypt32
+    # The saved state with DPAPI (tests/windows/state_dpapi.c) recomputes a checksum with bcrypt.
+    "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o "$dist/state_dpapi.exe" \
+        tests/windows/state_dpapi.c -L"$dist" -ldpop -lbcrypt
     echo "$arch: C programs and the C++ binding's test compiled with mingw-w64"
     ls -l "$dist/dpop.dll" | awk -v a="$arch" '{print a ": dpop.dll " $5 " bytes"}'
     check_imports "$arch" "$dist/dpop.dll"
@@ -156,6 +160,9 @@ PY
     echo "$arch under Wine: client_credentials 200 through nonce demands; session log masked"
     echo "== $arch under Wine: the Windows trust store (a private CA in the certificate store)"
     tests/windows/system_roots.sh "$run"
+    echo "== $arch under Wine: the saved state protected with DPAPI"
+    BUILD_DIR=$out tests/with_server.sh --refresh-tokens --no-record --client m2m.dpop:win-state-secret-2Kp9 -- \
+        env DPOP_CLIENT_SECRET=win-state-secret-2Kp9 wine "$run/state_dpapi.exe" "$run"
     echo "== $arch under Wine: the C++ binding's test"
     BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:cpp-binding-secret-7Hs2Lq -- \
         env DPOP_CLIENT_SECRET=cpp-binding-secret-7Hs2Lq wine "$run/cpp_test_dpop.exe"
@@ -216,7 +223,8 @@ windows/release.sh
 
 echo
 echo "make windows summary:"
-echo "  x86_64 dpop.dll (and dpop64.dll): built, exports checked, C programs, the trust-store test"
+echo "  x86_64 dpop.dll (and dpop64.dll): built, exports checked, C programs, the saved state with DPAPI"
+echo "         (tests/windows/state_dpapi.c), the trust-store test"
 echo "         (tests/windows/system_roots.sh: a private CA trusted through the current user's and the machine's"
 echo "         ROOT store, refused with the built-in roots only), the C++ binding's test and the COM server's tests"
 echo "         (tests/com/run.sh) passed under Wine"

@@ -20,5 +20,6 @@ mod redact;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
 pub use http::{parse_header_lines, Client, ClientSettings, Response};
+pub use http::{Protector, StateProtection};
 pub use key::{Algorithm, Key, RSA_DEFAULT_BITS, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use proof::{ath, htu, Proof};

@@ -109,6 +109,10 @@ STRING_VALUES_BY_FUNCTION: Dict[Tuple[str, str], str] = {
     ("dpop_http_set_proxy", "url"): "closed_proxy",
     ("dpop_http_request", "method"): '"POST"',  # the valid call carries a body
     ("dpop_http_set_session_log", "path"): "log_path",
+    # A state file of their own: clear_state deletes what it is given.
+    ("dpop_http_save_state", "path"): "state_path",
+    ("dpop_http_load_state", "path"): "state_path",
+    ("dpop_http_clear_state", "path"): "state_path",
     # An encrypted export runs 600,000 PBKDF2 rounds, minutes under valgrind for the ~10 calls
     # of the sweep; "" (absent, like NULL) keeps it plain. Invalid UTF-8 is still checked.
     ("dpop_key_private_pem", "password"): '""',
@@ -535,6 +539,7 @@ int main(int argc, char **argv) {
     dpop_key_free(primer);
     remove(key_path);
     remove(log_path);
+    remove(state_path);
     printf("misuse: %d calls checked, %d failed\n", calls, calls_failed);
     return calls_failed == 0 && failed == 0 ? 0 : 1;
 }

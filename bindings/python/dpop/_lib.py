@@ -100,6 +100,9 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "dpop_response_body": (ctypes.c_void_p, [RESPONSE_P, c_size_p]),
     "dpop_response_header": (_status, [RESPONSE_P, _str, _str, _size, c_size_p]),
     "dpop_response_headers": (_status, [RESPONSE_P, _str, _size, c_size_p]),
+    "dpop_http_save_state": (_status, [HTTP_P, _str, _str]),
+    "dpop_http_load_state": (_status, [HTTP_P, _str, _str]),
+    "dpop_http_clear_state": (_status, [HTTP_P, _str]),
     "dpop_version": (_str, []),
 }
 

@@ -128,6 +128,20 @@ impl SessionLog {
     }
 }
 
+impl SessionLog {
+    /// Appends a line about something other than an exchange (a saved state written again,
+    /// or not); `text` holds no secret.
+    pub(crate) fn note(&self, text: &str) {
+        if !self.enabled() {
+            return;
+        }
+        let line = format!("---- {} {text}\n\n", timestamp());
+        if let Some((file, _)) = self.file.lock().as_mut() {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
 /// One exchange as the session log writes it: headers and bodies masked, and every string of
 /// `secrets` replaced wherever it appears.
 pub(crate) fn render(

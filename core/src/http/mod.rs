@@ -19,11 +19,13 @@ mod retry;
 mod settings;
 pub(crate) mod sign_in;
 mod skew;
+mod state;
 pub(crate) mod token;
 mod transport;
 
 pub use response::Response;
 pub use settings::ClientSettings;
+pub use state::{Protector, StateProtection};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
@@ -56,6 +58,8 @@ pub struct Client {
     skew: ClockSkew,
     /// The sign-in in progress (grant_type authorization_code), if any.
     sign_in: sign_in::SignInSlot,
+    /// The saved state this client writes again when its refresh token changes.
+    state: state::AutoSave,
 }
 
 /// How often a request reads the settings again when they changed during its token request.
@@ -100,6 +104,7 @@ impl Client {
             clock,
             skew: ClockSkew::default(),
             sign_in: sign_in::SignInSlot::default(),
+            state: state::AutoSave::default(),
         }
     }
 
@@ -304,6 +309,7 @@ impl Client {
                     }
                 })?;
             if let Some(token) = fetched {
+                self.save_rotated_state();
                 return Ok(Some(token));
             }
         }

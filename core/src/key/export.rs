@@ -8,7 +8,7 @@ use rand_core::RngCore;
 use zeroize::Zeroizing;
 
 /// PBKDF2-HMAC-SHA256 iterations for exported keys (the OWASP figure for that PRF).
-const PBKDF2_ITERATIONS: u32 = 600_000;
+pub(super) const PBKDF2_ITERATIONS: u32 = 600_000;
 
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
@@ -41,15 +41,35 @@ fn pkcs8_der(alg: Algorithm, private: &[u8]) -> Result<SecretDocument> {
 
 /// The private key as PKCS#8 PEM, encrypted with `password` when one is given.
 pub(super) fn pkcs8_pem(alg: Algorithm, private: &[u8], password: Option<&str>) -> Result<Zeroizing<String>> {
+    let (label, doc) = pkcs8_document(alg, private, password)?;
+    doc.to_pem(label, LineEnding::LF).map_err(encode_error)
+}
+
+/// The private key as PKCS#8 DER, encrypted as [`pkcs8_pem`] encrypts it when a password is
+/// given (what a saved state holds).
+pub(super) fn pkcs8_der_export(
+    alg: Algorithm,
+    private: &[u8],
+    password: Option<&str>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let (_, doc) = pkcs8_document(alg, private, password)?;
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+}
+
+/// The PEM label and the DER: plain PKCS#8, or encrypted (PBES2: PBKDF2-SHA256 with
+/// [`PBKDF2_ITERATIONS`], AES-256-CBC) with `password`.
+fn pkcs8_document(
+    alg: Algorithm,
+    private: &[u8],
+    password: Option<&str>,
+) -> Result<(&'static str, SecretDocument)> {
     let der = pkcs8_der(alg, private)?;
-    let (label, doc) = match password {
-        None => ("PRIVATE KEY", der),
-        Some("") => {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "the export password is empty; pass NULL for an unencrypted key",
-            ));
-        }
+    match password {
+        None => Ok(("PRIVATE KEY", der)),
+        Some("") => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the export password is empty; pass NULL for an unencrypted key",
+        )),
         Some(password) => {
             let mut salt = [0u8; 16];
             let mut iv = [0u8; 16];
@@ -60,8 +80,7 @@ pub(super) fn pkcs8_pem(alg: Algorithm, private: &[u8], password: Option<&str>) 
                 .map_err(encode_error)?;
             let info = PrivateKeyInfo::try_from(der.as_bytes()).map_err(encode_error)?;
             let encrypted = info.encrypt_with_params(params, password).map_err(encode_error)?;
-            ("ENCRYPTED PRIVATE KEY", encrypted)
+            Ok(("ENCRYPTED PRIVATE KEY", encrypted))
         }
-    };
-    doc.to_pem(label, LineEnding::LF).map_err(encode_error)
+    }
 }

@@ -361,6 +361,18 @@ impl Key {
         export::pkcs8_pem(self.alg, &self.private, password)
     }
 
+    /// The private key as PKCS#8 DER, encrypted as [`Key::private_pem`] encrypts it when a
+    /// password is given: what a saved state holds.
+    pub(crate) fn private_pkcs8_der(&self, password: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
+        export::pkcs8_der_export(self.alg, &self.private, password)
+    }
+
+    /// Loads the encrypted PKCS#8 DER that [`Key::private_pkcs8_der`] made with `password`,
+    /// refusing any other encryption parameters before the password is used.
+    pub(crate) fn load_own_encrypted(der: &[u8], password: &str) -> Result<Key> {
+        parse::load_own_encrypted(der, password)
+    }
+
     /// Writes the private key to a new or replaced file at `path` as [`Key::private_pem`] makes
     /// it; on Unix the file is created readable by its owner only.
     pub fn save_private_pem(&self, path: &std::path::Path, password: Option<&str>) -> Result<()> {

@@ -396,6 +396,43 @@ fn load_encrypted(der: &[u8], password: Option<&str>) -> Result<Key> {
     load_pkcs8(plain.as_bytes())
 }
 
+/// Loads an encrypted PKCS#8 DER that libdpop's own export made (a saved state's key). Only
+/// the parameters the export writes are accepted (PBES2 with PBKDF2-HMAC-SHA256 at
+/// [`PBKDF2_ITERATIONS`](super::export::PBKDF2_ITERATIONS) and AES-256-CBC): the cost of the key
+/// derivation is libdpop's, never the file's.
+pub(super) fn load_own_encrypted(der: &[u8], password: &str) -> Result<Key> {
+    let epki = EncryptedPrivateKeyInfo::from_der(der).map_err(|_| {
+        Error::new(
+            ErrorKind::KeyMalformed,
+            "the encrypted PKCS#8 structure is invalid",
+        )
+    })?;
+    let own = match &epki.encryption_algorithm {
+        pkcs5::EncryptionScheme::Pbes2(params) => {
+            matches!(&params.kdf, pkcs5::pbes2::Kdf::Pbkdf2(p)
+                if p.iteration_count == super::export::PBKDF2_ITERATIONS
+                    && p.prf == pkcs5::pbes2::Pbkdf2Prf::HmacWithSha256
+                    && p.key_length.is_none_or(|len| len == 32))
+                && matches!(
+                    params.encryption,
+                    pkcs5::pbes2::EncryptionScheme::Aes256Cbc { .. }
+                )
+        }
+        _ => false,
+    };
+    if !own {
+        return Err(Error::new(
+            ErrorKind::KeyUnsupportedEncryption,
+            format!(
+                "the key is not encrypted as libdpop encrypts it (PBES2, PBKDF2-SHA256 with {} \
+                 iterations, AES-256-CBC)",
+                super::export::PBKDF2_ITERATIONS
+            ),
+        ));
+    }
+    load_encrypted(der, Some(password))
+}
+
 fn wrong_password() -> Error {
     Error::new(
         ErrorKind::KeyWrongPassword,

@@ -388,6 +388,14 @@ impl AuthToken {
         out
     }
 
+    /// The refresh token the host gave with `grant_type` refresh_token, if any.
+    pub(crate) fn given_refresh_token(&self) -> Option<&Zeroizing<String>> {
+        match &self.grant {
+            GrantType::RefreshToken(rt) => Some(rt),
+            _ => None,
+        }
+    }
+
     /// Whether proofs follow the server's clock even for a small offset.
     pub(crate) fn strict_time(&self) -> bool {
         self.profile == Profile::Fapi2

@@ -34,6 +34,18 @@ struct CacheState {
     /// token it came with when a server rejects that token: a rotated refresh token is the
     /// only one left, and losing it means signing in again.
     refresh_token: Option<Zeroizing<String>>,
+    /// Counts the new refresh tokens stored: a saved state is written again when it grows.
+    refresh_seq: u64,
+    /// Changes whenever the refresh token is dropped with the settings, the key or the host's
+    /// token (not when only the access token is forgotten): a saved state belongs to one.
+    lineage: u64,
+}
+
+/// The latest refresh token and the counters a saved state follows it by.
+pub(crate) struct RefreshState {
+    pub(crate) lineage: u64,
+    pub(crate) seq: u64,
+    pub(crate) refresh_token: Option<Zeroizing<String>>,
 }
 
 impl TokenCache {
@@ -151,8 +163,54 @@ impl TokenCache {
     /// the host's token too, unless `keep_host_token`), and starts a new epoch, so that a fetch
     /// in flight is not kept.
     pub(crate) fn reset(&self, keep_host_token: bool) {
-        self.state.lock().refresh_token = None;
+        {
+            let mut state = self.state.lock();
+            state.refresh_token = None;
+            state.lineage += 1;
+        }
         self.forget_token(keep_host_token);
+    }
+
+    /// The lineage and the refresh-token count, cheaply (see [`RefreshState`]).
+    pub(crate) fn refresh_counters(&self) -> (u64, u64) {
+        let state = self.state.lock();
+        (state.lineage, state.refresh_seq)
+    }
+
+    /// The latest refresh token with its counters, read at once.
+    pub(crate) fn refresh_state(&self) -> RefreshState {
+        let state = self.state.lock();
+        RefreshState {
+            lineage: state.lineage,
+            seq: state.refresh_seq,
+            refresh_token: state.refresh_token.clone(),
+        }
+    }
+
+    /// Takes a refresh token from a saved state: runs `install` (which sets the state's key)
+    /// under the cache's lock, so that no token request sees the new key with the old refresh
+    /// token or the other way round; then starts a new epoch and lineage, forgets the fetched
+    /// token (the host's own stays, as with a new key) and keeps `refresh_token`.
+    pub(crate) fn restore(
+        &self,
+        refresh_token: Option<Zeroizing<String>>,
+        install: impl FnOnce(),
+    ) -> RefreshState {
+        let mut state = self.state.lock();
+        install();
+        state.epoch += 1;
+        state.lineage += 1;
+        state.refresh_seq += 1;
+        state.retry_refresh_at = None;
+        if !state.current.as_ref().is_some_and(|t| t.manual) {
+            state.current = None;
+        }
+        state.refresh_token = refresh_token;
+        RefreshState {
+            lineage: state.lineage,
+            seq: state.refresh_seq,
+            refresh_token: state.refresh_token.clone(),
+        }
     }
 
     /// Forgets the fetched token (and the host's too, unless `keep_host_token`) but not the
@@ -171,6 +229,7 @@ impl TokenCache {
     pub(crate) fn set_host_token(&self, token: Option<AccessToken>) {
         let mut state = self.state.lock();
         state.epoch += 1;
+        state.lineage += 1;
         state.retry_refresh_at = None;
         state.refresh_token = None;
         state.current = token.map(Arc::new);
@@ -210,6 +269,9 @@ impl Fetching<'_> {
             match outcome {
                 Ok(token) => {
                     if let Some(rt) = &token.refresh_token {
+                        if state.refresh_token.as_ref() != Some(rt) {
+                            state.refresh_seq += 1;
+                        }
                         state.refresh_token = Some(rt.clone());
                     }
                     state.current = Some(Arc::clone(&token));
@@ -410,6 +472,38 @@ mod tests {
             cache.refresh_token().is_none(),
             "a new key or new settings drop it"
         );
+    }
+
+    #[test]
+    fn new_refresh_tokens_are_counted_and_dropping_them_starts_a_new_lineage() {
+        let (cache, clock) = cache();
+        let with_refresh = |rt: &str| {
+            let mut t = token(clock.as_ref(), 0);
+            t.refresh_token = Some(Zeroizing::new(rt.into()));
+            t
+        };
+        let (lineage, seq) = cache.refresh_counters();
+        get(&cache, Duration::ZERO, |_| Ok(with_refresh("rt-1"))).unwrap();
+        assert_eq!(cache.refresh_counters(), (lineage, seq + 1));
+        // The same refresh token again (a server that does not rotate) is nothing new.
+        get(&cache, Duration::ZERO, |_| Ok(with_refresh("rt-1"))).unwrap();
+        assert_eq!(cache.refresh_counters(), (lineage, seq + 1));
+        cache.forget_token(true);
+        assert_eq!(
+            cache.refresh_counters().0,
+            lineage,
+            "clear_token keeps the lineage"
+        );
+        let restored = cache.restore(Some(Zeroizing::new("rt-saved".into())), || {});
+        assert!(restored.lineage > lineage);
+        assert_eq!(
+            restored.refresh_token.as_deref().map(String::as_str),
+            Some("rt-saved")
+        );
+        assert!(cache.peek().is_none(), "a restored state drops the fetched token");
+        cache.reset(true);
+        let after = cache.refresh_state();
+        assert!(after.lineage > restored.lineage && after.refresh_token.is_none());
     }
 
     #[test]
