@@ -2,10 +2,10 @@
  * interop_client: one long-lived dpop_http object driven step by step from the command line,
  * for the interop suite (tests/interop/run.mjs). It covers what examples-c/client_credentials
  * does not: several requests on one object, other key algorithms, client_secret_basic, explicit
- * resource indicators, POST bodies, waiting for a token to expire.
+ * resource indicators, POST bodies, waiting for a token to expire, the sign-in (issue 16) and
+ * the saved state.
  *
  *   interop_client KEY SETTINGS_JSON STEP...
- *   interop_client --features      prints "features" and the optional parts compiled in
  *     KEY            ES256, ES384 or EdDSA (a new key), the path of a key file, or none (no
  *                    key: one comes from a saved state)
  *     SETTINGS_JSON  the token settings for dpop_http_set_auth_token
@@ -17,8 +17,7 @@
  *     clear          dpop_http_clear_token
  *     token VALUE    dpop_http_set_access_token(VALUE, "DPoP"): a host-provided token
  *     info           prints "info <token info JSON>" (or "info none")
- *   sign-in steps (issue 16; compiled in when the header has them, run.sh passes
- *   -DINTEROP_SIGN_IN and -DINTEROP_STATE; "--features" says which):
+ *   sign-in and saved-state steps:
  *     signin MS      dpop_http_sign_in(MS): the browser is the program named by DPOP_BROWSER
  *     start OPEN     dpop_http_sign_in_start(OPEN)
  *     url            prints "url <the authorization URL>" (dpop_http_sign_in_url)
@@ -55,7 +54,6 @@ static void print_error(const dpop_http *http, dpop_status status) {
     printf("error %s %s\n", dpop_error_name(status), text);
 }
 
-#if defined(INTEROP_SIGN_IN) || defined(INTEROP_STATE)
 /* "<step> OK", or the error line. */
 static void print_outcome(const dpop_http *http, const char *step, dpop_status status) {
     if (status == DPOP_OK) {
@@ -64,7 +62,6 @@ static void print_outcome(const dpop_http *http, const char *step, dpop_status s
         print_error(http, status);
     }
 }
-#endif
 
 static int setup_failed(const char *what, dpop_status status) {
     fprintf(stderr, "interop_client: %s failed: %s: %s\n", what, dpop_error_name(status),
@@ -79,22 +76,11 @@ static void sleep_ms(long ms) {
 }
 
 int main(int argc, char **argv) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc == 2 && strcmp(argv[1], "--features") == 0) {
-        printf("features");
-#ifdef INTEROP_SIGN_IN
-        printf(" sign_in");
-#endif
-#ifdef INTEROP_STATE
-        printf(" state");
-#endif
-        printf("\n");
-        return 0;
-    }
     if (argc < 3) {
         fprintf(stderr, "usage: %s KEY SETTINGS_JSON STEP...\n", argv[0]);
         return 2;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     dpop_key *key = dpop_key_new();
     const char *k = argv[1];
     dpop_status status = DPOP_OK;
@@ -169,7 +155,6 @@ int main(int argc, char **argv) {
             } else {
                 result = setup_failed("dpop_http_token_info", status);
             }
-#ifdef INTEROP_SIGN_IN
         } else if (strcmp(step, "signin") == 0 && has1) {
             print_outcome(http, step, dpop_http_sign_in(http, (uint32_t)strtoul(argv[++i], NULL, 10)));
         } else if (strcmp(step, "start") == 0 && has1) {
@@ -197,8 +182,6 @@ int main(int argc, char **argv) {
             print_outcome(http, step, status);
         } else if (strcmp(step, "cancel") == 0) {
             print_outcome(http, step, dpop_http_sign_in_cancel(http));
-#endif
-#ifdef INTEROP_STATE
         } else if (strcmp(step, "save") == 0 && has2) {
             const char *path = argv[++i];
             print_outcome(http, step, dpop_http_save_state(http, path, argv[++i]));
@@ -207,7 +190,6 @@ int main(int argc, char **argv) {
             print_outcome(http, step, dpop_http_load_state(http, path, argv[++i]));
         } else if (strcmp(step, "forget") == 0 && has1) {
             print_outcome(http, step, dpop_http_clear_state(http, argv[++i]));
-#endif
         } else {
             fprintf(stderr, "interop_client: bad step '%s' (or its arguments are missing)\n", step);
             result = 2;

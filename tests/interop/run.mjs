@@ -8,12 +8,11 @@
 //
 // Programs run: build/client_credentials (examples-c, unchanged), build/interop/interop_client
 // (tests/interop/interop_client.c, compiled by run.sh), build/dpoptool and
-// target/release/dpop-test-server. Run it through run.sh, which checks that `make all` has been
-// run, installs the locked node packages and compiles interop_client.
+// target/release/dpop-test-server; and tests/interop/browser.mjs, the headless browser that
+// libdpop opens (DPOP_BROWSER) for the sign-in tests. Run it through run.sh, which checks that
+// `make all` has been run, installs the locked node packages and compiles interop_client.
 // Everything listens on 127.0.0.1 only. Prints one line per test and closes with
-// "interop: N passed, M failed" (and ", K skipped" when tests need what the library does not
-// have yet: a "skip" line says what; DPOP_STRICT=1 counts them as failed); exits non-zero on
-// any failure.
+// "interop: N passed, M failed"; exits non-zero on any failure.
 //
 // INTEROP_ONLY=text[,text...] runs only the tests whose name contains one of the texts (case
 // insensitive); the others are not run and not counted, and a filter that selects nothing fails.
@@ -22,10 +21,10 @@
 // them.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import * as jose from 'jose';
@@ -176,12 +175,6 @@ function parseClientOutput(lines) {
   return { jkt, out };
 }
 
-/** What this interop_client was compiled with: 'sign_in', 'state' (see run.sh). */
-const CLIENT_FEATURES = await runProgram(PROGRAMS.client, ['--features']).then((r) => {
-  const [word, ...features] = r.stdout.trim().split(' ');
-  return word === 'features' ? new Set(features) : new Set();
-});
-
 // ---------------------------------------------------------------------------------------------
 // Checks on what the servers saw
 
@@ -255,19 +248,9 @@ function assertLatestNonceUsed(log, nonceGiven) {
 // The test runner
 
 const results = [];
-let skipped = 0;
 const ONLY = (process.env.INTEROP_ONLY ?? '').split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
-const selected = (name) => ONLY.length === 0 || ONLY.some((t) => name.toLowerCase().includes(t));
-
-/** A test that cannot run with this library yet: said, counted, and a failure under DPOP_STRICT=1. */
-function skip(name, reason) {
-  if (!selected(name)) return;
-  skipped += 1;
-  console.log(`skip ${name}: skipped: ${reason}`);
-}
-
 async function test(name, fn) {
-  if (!selected(name)) {
+  if (ONLY.length > 0 && !ONLY.some((t) => name.toLowerCase().includes(t))) {
     return;
   }
   let timer;
@@ -613,8 +596,8 @@ await test('oauth4webapi as the client: our dpop-test-server (nonces required) a
 });
 
 const helpers = {
-  test, skip, withServers, runProgram, runClient, runClientLive, settings, issuedTokens, assertDpopTokens,
-  statuses, assertOneRetryPerDemand, assertLatestNonceUsed, asNonce, WORK, PROGRAMS, SHORT_TTL, CLIENT_FEATURES,
+  test, withServers, runProgram, runClient, runClientLive, settings, issuedTokens, assertDpopTokens,
+  statuses, assertOneRetryPerDemand, assertLatestNonceUsed, asNonce, WORK, PROGRAMS, SHORT_TTL,
 };
 // Client authentication, discovery, FAPI 2.0 and the refresh_token grant (auth_tests.mjs).
 await import('./auth_tests.mjs').then((m) => m.default(helpers));
@@ -622,15 +605,12 @@ await import('./auth_tests.mjs').then((m) => m.default(helpers));
 // saved state (signin_tests.mjs).
 await import('./signin_tests.mjs').then((m) => m.default(helpers));
 
-if (ONLY.length > 0 && results.length === 0 && skipped === 0) {
+if (ONLY.length > 0 && results.length === 0) {
   console.log(`FAIL INTEROP_ONLY=${process.env.INTEROP_ONLY} selects no test`);
   results.push(false);
 }
 rmSync(WORK, { recursive: true, force: true });
 const passed = results.filter(Boolean).length;
 const failed = results.length - passed;
-console.log(`interop: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
-if (skipped > 0 && process.env.DPOP_STRICT === '1') {
-  console.log(`interop: DPOP_STRICT=1: the ${skipped} skipped test(s) count as failed`);
-}
-process.exitCode = failed === 0 && !(skipped > 0 && process.env.DPOP_STRICT === '1') ? 0 : 1;
+console.log(`interop: ${passed} passed, ${failed} failed`);
+process.exitCode = failed === 0 ? 0 : 1;

@@ -9,8 +9,7 @@
 // delivering the code to a loopback listener on a port chosen at run time, the code exchange,
 // refreshes) and checks that oidc-provider enforces what the libdpop tests rely on. The
 // "libdpop: ..." tests drive dpop_http_sign_in and the saved state through interop_client; the
-// library runs browser.mjs as DPOP_BROWSER. They are skipped, and say so, when the library was
-// built without those functions.
+// library runs browser.mjs as DPOP_BROWSER.
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -31,22 +30,12 @@ const CALLBACK_PATH = '/interop-callback';
 const SIGN_IN_MS = 30_000;
 const PASSPHRASE = 'interop state passphrase';
 const b64uSha256 = (text) => createHash('sha256').update(text).digest('base64url');
-const MISSING = {
-  sign_in: 'libdpop has no dpop_http_sign_in yet',
-  state: 'libdpop has no dpop_http_save_state yet',
-};
 
 export default async function signInTests(h) {
   const {
-    test, skip, withServers, runProgram, runClient, runClientLive, issuedTokens, statuses,
-    assertOneRetryPerDemand, asNonce, WORK, PROGRAMS, CLIENT_FEATURES,
+    test, withServers, runProgram, runClient, runClientLive, issuedTokens, statuses,
+    assertOneRetryPerDemand, asNonce, WORK, PROGRAMS,
   } = h;
-
-  /** test(name, fn) when interop_client has every feature named, else a skip saying what lacks. */
-  function needs(features, name, fn) {
-    const lacking = features.filter((f) => !CLIENT_FEATURES.has(f));
-    return lacking.length === 0 ? test(name, fn) : skip(name, lacking.map((f) => MISSING[f]).join('; '));
-  }
 
   let fileCount = 0;
   const newFile = (name) => path.join(WORK, `signin-${++fileCount}-${name}`);
@@ -335,7 +324,7 @@ export default async function signInTests(h) {
 
   const latestRefreshToken = (as) => issuedTokens(as).at(-1).body.refresh_token;
 
-  await needs(['sign_in'], 'libdpop: sign-in through the browser (dev interactions): PKCE S256, dpop_jkt, state, nonce, a loopback port chosen at run time; the API call with the DPoP-bound token', async () => {
+  await test('libdpop: sign-in through the browser (dev interactions): PKCE S256, dpop_jkt, state, nonce, a loopback port chosen at run time; the API call with the DPoP-bound token', async () => {
     await withServers({ nonces: 'required', rsNonce: true, publicClient: true }, async ({ as, rs }) => {
       const log = newFile('browser.log');
       const sessionLog = newFile('session.log');
@@ -362,7 +351,7 @@ export default async function signInTests(h) {
     });
   });
 
-  await needs(['sign_in', 'state'], 'libdpop: saved state: a second run loads the key and refresh token and calls the API with no authorization request and no browser; a third run uses the rotated refresh token', async () => {
+  await test('libdpop: saved state: a second run loads the key and refresh token and calls the API with no authorization request and no browser; a third run uses the rotated refresh token', async () => {
     await withServers({ nonces: 'required', rsNonce: true, publicClient: true }, async ({ as, rs }) => {
       const key = await newKey();
       const log = newFile('browser.log');
@@ -417,7 +406,7 @@ export default async function signInTests(h) {
     });
   });
 
-  await needs(['sign_in'], 'libdpop: the signed-in refresh token is bound to the key: a refresh with another key fails (invalid_grant), the key itself refreshes', async () => {
+  await test('libdpop: the signed-in refresh token is bound to the key: a refresh with another key fails (invalid_grant), the key itself refreshes', async () => {
     await withServers({ nonces: 'required', publicClient: true }, async ({ as, rs }) => {
       const key = await newKey();
       const log = newFile('browser.log');
@@ -458,7 +447,7 @@ export default async function signInTests(h) {
     return push.form;
   }
 
-  await needs(['sign_in'], 'libdpop: PAR forced ("par": true) for a client that requires PAR; without it the sign-in fails with the server\'s reason', async () => {
+  await test('libdpop: PAR forced ("par": true) for a client that requires PAR; without it the sign-in fails with the server\'s reason', async () => {
     await withServers({ nonces: 'required', rsNonce: true, publicClient: true }, async ({ as, rs }) => {
       const refusedLog = newFile('browser.log');
       const refused = await runClient('ES256', signInSettings(as, { client_id: PAR_CLIENT.id }), ['signin', SIGN_IN_MS, 'get', rs.url],
@@ -482,7 +471,7 @@ export default async function signInTests(h) {
     });
   });
 
-  await needs(['sign_in'], 'libdpop: PAR required by the provider (require_pushed_authorization_requests in the metadata) is used without "par"', async () => {
+  await test('libdpop: PAR required by the provider (require_pushed_authorization_requests in the metadata) is used without "par"', async () => {
     await withServers({ nonces: 'required', publicClient: true, requirePar: true }, async ({ as, rs }) => {
       const log = newFile('browser.log');
       const c = await runClient('ES256', signInSettings(as), ['signin', SIGN_IN_MS, 'get', rs.url], browserEnv(log));
@@ -493,7 +482,7 @@ export default async function signInTests(h) {
     });
   });
 
-  await needs(['sign_in'], 'libdpop: the host opens the URL itself: sign_in_start(open_browser=0), sign_in_url, sign_in_wait', async () => {
+  await test('libdpop: the host opens the URL itself: sign_in_start(open_browser=0), sign_in_url, sign_in_wait', async () => {
     await withServers({ nonces: 'off', publicClient: true }, async ({ as, rs }) => {
       const log = newFile('browser.log');
       let browsed;
@@ -512,7 +501,7 @@ export default async function signInTests(h) {
     });
   });
 
-  await needs(['sign_in'], 'libdpop: a denied sign-in (access_denied) is DPOP_ERR_SIGN_IN with no token request; no sign-in yet is DPOP_ERR_SIGN_IN_REQUIRED; sign_in_cancel ends the wait', async () => {
+  await test('libdpop: a denied sign-in (access_denied) is DPOP_ERR_SIGN_IN with no token request; no sign-in yet is DPOP_ERR_SIGN_IN_REQUIRED; sign_in_cancel ends the wait', async () => {
     await withServers({ nonces: 'off', publicClient: true }, async ({ as, rs }) => {
       const log = newFile('browser.log');
       const denied = await runClient('ES256', signInSettings(as), ['signin', SIGN_IN_MS, 'get', rs.url],
