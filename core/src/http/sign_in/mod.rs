@@ -180,7 +180,6 @@ impl Client {
         } else {
             request::url_with(&authorization_endpoint, &params)?
         };
-        drop(params);
         let started = Arc::new(SignIn {
             url,
             redirect_uri,
