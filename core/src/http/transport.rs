@@ -1,6 +1,7 @@
 //! The blocking HTTP transport on ureq + rustls: agent settings, URL policy, deadlines, error
 //! mapping.
 
+use super::cancel::{self, Cancel};
 use super::resolver::Resolver;
 use super::response::Response;
 use crate::error::{Error, ErrorKind, Result};
@@ -32,6 +33,17 @@ impl Transport {
             })?),
             None => None,
         };
+        if let Some(proxy) = &proxy {
+            if !matches!(
+                proxy.protocol(),
+                ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+            ) {
+                return Err(Error::new(
+                    ErrorKind::HttpConfig,
+                    "only HTTP proxies (http:// or https://, with CONNECT) are supported, not SOCKS",
+                ));
+            }
+        }
         let direct = (proxy.is_some() && !settings.allow_insecure_http).then(|| build_agent(&settings, None));
         let agent = build_agent(&settings, proxy);
         Ok(Self {
@@ -88,7 +100,8 @@ impl Default for TransportSettings {
 
 /// Builds an agent: TLS always verified, no redirects followed (a proof is bound to the URL
 /// it was made for), keep-alive pooling, HTTP errors returned as responses, names resolved by
-/// [`Resolver`] (IP literals never looked up, names cached, lookups within the deadline).
+/// [`Resolver`] (IP literals never looked up, names cached, lookups within the deadline),
+/// connections that a cancel interrupts ([`super::interrupt`]).
 fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
     let roots = if s.system_roots {
         match system_roots() {
@@ -126,7 +139,7 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
         .build();
     ureq::Agent::with_parts(
         config,
-        ureq::unversioned::transport::DefaultConnector::new(),
+        super::interrupt::connector(),
         Resolver::new(s.allow_insecure_http),
     )
 }
@@ -273,20 +286,33 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) max_body: u64,
     /// When the whole request (of which this exchange is a part) must be done.
     pub(crate) deadline: Instant,
+    /// The request's cancel flag, lent to the connection for this exchange.
+    pub(crate) cancel: &'a Cancel,
 }
 
-/// Sends one request and reads the whole response, within the request's deadline.
+/// Sends one request and reads the whole response, within the request's deadline; a cancel
+/// ends it at the next read, connect or write (`Cancelled`, whatever else went wrong then).
 pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Response> {
     let Outgoing {
         method,
         url,
         deadline,
+        cancel,
         ..
     } = *outgoing;
+    cancel.check()?;
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
         return Err(out_of_time(transport, url, "before the exchange could start"));
     }
+    let _lent = cancel::lend(cancel);
+    let failed = |e: ureq::Error| {
+        if cancel.is_cancelled() {
+            cancel::cancelled()
+        } else {
+            transport_error(transport, e, url)
+        }
+    };
     let agent = transport.agent_for(url);
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (name, value) in outgoing.headers {
@@ -316,7 +342,7 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
                 .build(),
         )
     }
-    .map_err(|e| transport_error(transport, e, url))?;
+    .map_err(failed)?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -333,7 +359,7 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
         .into_with_config()
         .limit(outgoing.max_body)
         .read_to_vec()
-        .map_err(|e| transport_error(transport, e, url))?;
+        .map_err(failed)?;
     Ok(Response::new(status, headers, body))
 }
 
@@ -422,6 +448,20 @@ mod tests {
             RootCerts::Specific(list) => list,
             _ => panic!("a specific list"),
         }
+    }
+
+    #[test]
+    fn a_socks_proxy_is_refused_when_it_is_set() {
+        let with = |proxy: &str| {
+            Transport::new(TransportSettings {
+                proxy: Some(proxy.to_string()),
+                ..TransportSettings::default()
+            })
+        };
+        let e = with("socks5://127.0.0.1:1080").err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::HttpConfig);
+        assert!(e.message().contains("SOCKS"), "{}", e.message());
+        assert!(with("http://127.0.0.1:3128").is_ok());
     }
 
     #[test]
