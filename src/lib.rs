@@ -1,8 +1,8 @@
 //! libdpop's C ABI: `libdpop.so`, `libdpop.a` and `dpop.dll`, described by the generated
 //! `include/dpop.h`.
 //!
-//! One file per C object (`dpop_key`, `dpop_http`, `dpop_response`, proofs, status codes, the
-//! version) over `dpop-core`, and the boundary they share: [`handle`] (how each handle type is
+//! One file per C object (`dpop_key`, `dpop_http`, `dpop_response`, `dpop_task`, proofs, status
+//! codes, the version) over `dpop-core`, and the boundary they share: [`handle`] (how each handle type is
 //! owned, created, borrowed and freed), [`records`] (each handle's per-thread results) and
 //! [`boundary`] (the panic boundary, argument conversion, strings out). Every `unsafe` block of
 //! libdpop's own code is in this crate, each converting one raw argument; no protocol logic is.
@@ -33,6 +33,7 @@ pub mod http;
 pub mod key;
 pub mod proof;
 pub mod response;
+pub mod task;
 pub mod version;
 
 #[cfg(test)]

@@ -61,11 +61,17 @@ enum State {
 
 /// What a task sends, owned, with the client that sends it.
 struct Request {
-    client: Arc<Client>,
+    client: Arc<dyn AsRef<Client> + Send + Sync>,
     method: String,
     url: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+}
+
+impl AsRef<Client> for Client {
+    fn as_ref(&self) -> &Client {
+        self
+    }
 }
 
 impl Client {
@@ -79,8 +85,22 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Task {
+        Task::new(Arc::clone(self), method, url, headers, body)
+    }
+}
+
+impl Task {
+    /// [`Client::request_task`] for the client inside `owner` (an object that holds one, such
+    /// as the C `dpop_http`), which the task keeps alive until it has finished.
+    pub fn new<O: AsRef<Client> + Send + Sync + 'static>(
+        owner: Arc<O>,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Task {
         let request = Request {
-            client: Arc::clone(self),
+            client: owner,
             method: method.to_string(),
             url: url.to_string(),
             headers: headers
@@ -97,9 +117,7 @@ impl Client {
             }),
         }
     }
-}
 
-impl Task {
     /// Queues a loaded task on the worker pool. `InvalidArgument` when it was started (or
     /// cancelled) already; `Internal` when no worker thread can be started, and the task is
     /// then `Failed` with that error.
@@ -228,7 +246,7 @@ impl Shared {
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect();
-            request.client.request_cancellable(
+            (*request.client).as_ref().request_cancellable(
                 &request.method,
                 &request.url,
                 &headers,
