@@ -236,6 +236,39 @@ fn a_cancel_reaches_a_connect_that_hangs() {
 }
 
 #[test]
+fn a_cancel_reaches_a_proxy_that_never_answers_the_connect() {
+    // A proxy that takes the connection and the CONNECT line, and never answers.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let held: Vec<_> = proxy
+            .incoming()
+            .flatten()
+            .inspect(|_| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .take(1)
+            .collect();
+        std::thread::sleep(Duration::from_secs(600));
+        drop(held);
+    });
+    let client = Arc::new(Client::new());
+    long_timeouts(&client);
+    client.set_proxy(Some(&proxy_url)).unwrap();
+    let task = get(&client, "https://127.0.0.1:9/");
+    until("the proxy has the connection", || {
+        accepted.load(std::sync::atomic::Ordering::SeqCst) == 1
+    });
+    assert!(
+        !task.wait(Duration::from_millis(300)),
+        "the proxy does not answer"
+    );
+    assert_cancelled_promptly(&task);
+}
+
+#[test]
 fn tasks_beyond_the_pool_wait_in_its_queue_and_a_queued_one_cancels_at_once() {
     let server = Server::start(config()).unwrap();
     let client = client_for(&server);
