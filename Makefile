@@ -26,7 +26,7 @@ VALGRIND_RUN := $(if $(VALGRIND),$(VALGRIND) --quiet --error-exitcode=99 --leak-
 
 EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract $(BUILD)/auth_settings \
-	$(BUILD)/sign_in $(BUILD)/state
+	$(BUILD)/sign_in $(BUILD)/state $(BUILD)/tasks
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
 .PHONY: all lib server cli header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke fuzz fuzz-smoke demo windows install install-test clean
@@ -76,8 +76,8 @@ rust-test:
 
 # C programs: the ABI contract and the misuse sweep generated from the header (under valgrind
 # when installed), the key example, the HTTP object against the test server, the AuthToken
-# settings, the sign-in, the saved state (tests/c/state.c), and the reference sample with nonces and a
-# session log.
+# settings, the sign-in, the saved state (tests/c/state.c), tasks (asynchronous calls, cancelled
+# on a server that holds the request), and the reference sample with nonces and a session log.
 c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 	$(PYTHON) tests/check_so_exports.py $(LIBDIR)/libdpop.so include/dpop.h
 	$(VALGRIND_RUN) $(BUILD)/abi_contract
@@ -88,6 +88,7 @@ c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 	BUILD_DIR=$(BUILD) $(VALGRIND_RUN) $(BUILD)/auth_settings
 	BUILD_DIR=$(BUILD) $(VALGRIND_RUN) $(BUILD)/sign_in
 	$(WITH_SERVER) --refresh-tokens --no-record --client m2m.dpop:c-state-secret-M3tQ9w -- $(VALGRIND_RUN) $(BUILD)/state
+	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- $(VALGRIND_RUN) $(BUILD)/tasks
 	rm -f $(BUILD)/cc-session.log $(BUILD)/cc-ec.pem
 	$(WITH_SERVER) --require-nonce --client m2m.dpop:cc-secret-Q7wR3t -- env DPOP_CLIENT_SECRET=cc-secret-Q7wR3t \
 		DPOP_KEY_FILE=$(BUILD)/cc-ec.pem DPOP_SESSION_LOG=$(BUILD)/cc-session.log \
@@ -102,7 +103,8 @@ c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 # UndefinedBehaviorSanitizer, against the test server (valgrind cannot run beside ASan).
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 SANITIZED := $(BUILD)/asan/abi_contract $(BUILD)/asan/http_contract $(BUILD)/asan/key_and_proof \
-	$(BUILD)/asan/client_credentials $(BUILD)/asan/auth_settings $(BUILD)/asan/sign_in $(BUILD)/asan/state
+	$(BUILD)/asan/client_credentials $(BUILD)/asan/auth_settings $(BUILD)/asan/sign_in $(BUILD)/asan/state \
+	$(BUILD)/asan/tasks
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 $(BUILD)/asan/%: tests/c/%.c tests/c/check.h include/dpop.h lib
@@ -121,6 +123,7 @@ sanitize: server $(SANITIZED)
 	env $(SANITIZER_ENV) BUILD_DIR=$(BUILD)/asan $(BUILD)/asan/sign_in
 	BUILD_DIR=$(BUILD)/asan tests/with_server.sh --refresh-tokens --no-record --client m2m.dpop:c-state-secret-M3tQ9w -- \
 		env $(SANITIZER_ENV) $(BUILD)/asan/state
+	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- env $(SANITIZER_ENV) $(BUILD)/asan/tasks
 	rm -f $(BUILD)/asan/cc-ec.pem
 	$(WITH_SERVER) --require-nonce --client m2m.dpop:asan-secret-P3kx -- env $(SANITIZER_ENV) \
 		DPOP_CLIENT_SECRET=asan-secret-P3kx DPOP_KEY_FILE=$(BUILD)/asan/cc-ec.pem $(BUILD)/asan/client_credentials \
