@@ -25,13 +25,15 @@ VALGRIND := $(shell command -v valgrind 2>/dev/null)
 VALGRIND_RUN := $(if $(VALGRIND),$(VALGRIND) --quiet --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite,)
 
 EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
+# examples-c/sign_in.c: built as sign_in_example (build/sign_in is tests/c/sign_in.c).
+SIGN_IN_EXAMPLE := $(BUILD)/sign_in_example
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract $(BUILD)/auth_settings \
 	$(BUILD)/sign_in $(BUILD)/state $(BUILD)/tasks
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
 .PHONY: all lib server cli header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke fuzz fuzz-smoke demo windows install install-test clean
 
-all: lib server cli $(EXAMPLES) $(TEST_PROGRAMS)
+all: lib server cli $(EXAMPLES) $(SIGN_IN_EXAMPLE) $(TEST_PROGRAMS)
 
 # libdpop.so's soname is libdpop.so.MAJOR (build.rs): programs linked here load it through
 # that link.
@@ -48,7 +50,11 @@ server:
 cli:
 	$(CARGO) build --release -p dpop-cli --bin dpop
 
-$(BUILD)/%: examples-c/%.c include/dpop.h lib
+$(EXAMPLES): $(BUILD)/%: examples-c/%.c include/dpop.h lib
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+$(SIGN_IN_EXAMPLE): examples-c/sign_in.c include/dpop.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
@@ -77,8 +83,10 @@ rust-test:
 # C programs: the ABI contract and the misuse sweep generated from the header (under valgrind
 # when installed), the key example, the HTTP object against the test server, the AuthToken
 # settings, the sign-in, the saved state (tests/c/state.c), tasks (asynchronous calls, cancelled
-# on a server that holds the request), and the reference sample with nonces and a session log.
-c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
+# on a server that holds the request), the reference sample with nonces and a session log, and
+# examples-c/sign_in.c three times (tests/c/sign_in_example.sh: the second run from the saved
+# state, with no authorization request).
+c-test: server $(EXAMPLES) $(SIGN_IN_EXAMPLE) $(TEST_PROGRAMS)
 	$(PYTHON) tests/check_so_exports.py $(LIBDIR)/libdpop.so include/dpop.h
 	$(VALGRIND_RUN) $(BUILD)/abi_contract
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/c/test_gen_misuse.py
@@ -98,13 +106,14 @@ c-test: server $(EXAMPLES) $(TEST_PROGRAMS)
 	grep -q 'use_dpop_nonce' $(BUILD)/cc-session.log
 	! grep -q 'cc-secret-Q7wR3t' $(BUILD)/cc-session.log
 	@echo "client_credentials: 200 through nonce demands; the session log holds no secret"
+	BUILD_DIR=$(BUILD) RUN="$(VALGRIND_RUN)" tests/c/sign_in_example.sh
 
 # The C programs again, built with AddressSanitizer (LeakSanitizer included) and
 # UndefinedBehaviorSanitizer, against the test server (valgrind cannot run beside ASan).
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 SANITIZED := $(BUILD)/asan/abi_contract $(BUILD)/asan/http_contract $(BUILD)/asan/key_and_proof \
 	$(BUILD)/asan/client_credentials $(BUILD)/asan/auth_settings $(BUILD)/asan/sign_in $(BUILD)/asan/state \
-	$(BUILD)/asan/tasks
+	$(BUILD)/asan/tasks $(BUILD)/asan/sign_in_example
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 $(BUILD)/asan/%: tests/c/%.c tests/c/check.h include/dpop.h lib
@@ -112,6 +121,10 @@ $(BUILD)/asan/%: tests/c/%.c tests/c/check.h include/dpop.h lib
 	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SANITIZE_FLAGS) -o $@ $< $(LDLIBS)
 
 $(BUILD)/asan/%: examples-c/%.c include/dpop.h lib
+	@mkdir -p $(BUILD)/asan
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SANITIZE_FLAGS) -o $@ $< $(LDLIBS)
+
+$(BUILD)/asan/sign_in_example: examples-c/sign_in.c include/dpop.h lib
 	@mkdir -p $(BUILD)/asan
 	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SANITIZE_FLAGS) -o $@ $< $(LDLIBS)
 
@@ -129,6 +142,7 @@ sanitize: server $(SANITIZED)
 		DPOP_CLIENT_SECRET=asan-secret-P3kx DPOP_KEY_FILE=$(BUILD)/asan/cc-ec.pem $(BUILD)/asan/client_credentials \
 		> $(BUILD)/asan/cc-output.txt
 	grep -q '^status: 200$$' $(BUILD)/asan/cc-output.txt
+	BUILD_DIR=$(BUILD)/asan RUN="env $(SANITIZER_ENV)" tests/c/sign_in_example.sh
 	@echo "sanitize: the C programs are clean under ASan, LeakSanitizer and UBSan"
 
 # Miri over the C ABI crate's own unit tests (handles, records, the boundary's conversions and

@@ -3,7 +3,7 @@
 #   1. C++: builds bindings/cpp/test_dpop (two translation units, -Wall -Wextra -Werror and
 #      more) and runs it against a fresh local test server, which also registers a
 #      private_key_jwt client with an RSA key made here by openssl (its public JWK from
-#      `dpop jwk`); then again built with AddressSanitizer and UndefinedBehaviorSanitizer
+#      `dpop jwk`) and a public client for the sign-in (desktop.cpp); then again built with AddressSanitizer and UndefinedBehaviorSanitizer
 #      (CPP_SANITIZE=0 skips that run);
 #   2. pytest: the Python binding against libdpop and test servers, and the DataFlex checker;
 #   3. bindings/python/check_install.sh: pip install into a fresh virtualenv.
@@ -55,9 +55,9 @@ cpp_test() {  # cpp_test OUTPUT EXTRA_FLAGS...
     shift
     "$cxx" "${cxxflags[@]}" "$@" -Iinclude -Ibindings/cpp "${cpp_sources[@]}" -o "$out" "${cpp_link[@]}" &&
         BUILD_DIR=$build DPOP_CLIENT_SECRET=$cpp_secret \
-            DPOP_ASSERTION_KEY=$cpp_assertion_key DPOP_ASSERTION_CLIENT=pkjwt.cpp \
+            DPOP_ASSERTION_KEY=$cpp_assertion_key DPOP_ASSERTION_CLIENT=pkjwt.cpp DPOP_SIGN_IN_CLIENT=desktop.cpp \
             tests/with_server.sh --client "m2m.dpop:$cpp_secret" \
-            --client-key "pkjwt.cpp:$build/cpp-assertion.jwk" -- "$out"
+            --client-key "pkjwt.cpp:$build/cpp-assertion.jwk" --public-client desktop.cpp -- "$out"
 }
 
 step "C++ (g++ -std=c++17 -Werror)" cpp_test "$build/cpp_test_dpop" -O2 -g

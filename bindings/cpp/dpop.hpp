@@ -500,6 +500,73 @@ public:
         return info;
     }
 
+    // Signing a user in: token settings with grant_type "authorization_code" (the README's
+    // "Signing a user in").
+
+    /// Opens the system browser (or the program named by the environment variable
+    /// DPOP_BROWSER) with the authorization URL and waits up to `timeout_ms` for the redirect
+    /// to the loopback redirect_uri, then exchanges the code (dpop_http_sign_in). true: signed
+    /// in, the tokens serve every request; false: `timeout_ms` passed first and the sign-in
+    /// goes on (call sign_in_wait). Throws otherwise: DPOP_ERR_SIGN_IN (refused, timed out, or
+    /// the browser could not be opened: then the sign-in goes on and sign_in_url() is the URL
+    /// to open), DPOP_ERR_CANCELLED, the token endpoint's errors.
+    bool sign_in(std::uint32_t timeout_ms) { return waited(dpop_http_sign_in(handle_, timeout_ms)); }
+
+    /// Starts a sign-in without waiting (dpop_http_sign_in_start): the listener, the URL and,
+    /// when `open_browser`, the browser. Then call sign_in_wait.
+    Http& sign_in_start(bool open_browser = true) {
+        return check(dpop_http_sign_in_start(handle_, open_browser ? 1 : 0));
+    }
+
+    /// The authorization URL of the sign-in in progress (it holds the sign-in's `state`: give
+    /// it to the user's browser only); std::nullopt when none is in progress.
+    std::optional<std::string> sign_in_url() const {
+        std::string url;
+        const dpop_status status = detail::read_string(
+            [this](char* b, std::size_t n, std::size_t* s) { return dpop_http_sign_in_url(handle_, b, n, s); }, url,
+            1024);
+        if (status == DPOP_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check_http(status, handle_);
+        return url;
+    }
+
+    /// Waits up to `timeout_ms` (0: just looks) for the sign-in in progress: true once signed
+    /// in, false while it still waits (a UI polls with short waits). Throws when it ended
+    /// otherwise, as sign_in does, and DPOP_ERR_NOT_FOUND when none is in progress.
+    bool sign_in_wait(std::uint32_t timeout_ms) { return waited(dpop_http_sign_in_wait(handle_, timeout_ms)); }
+
+    /// Cancels the sign-in in progress, if any; may be called from any thread, while another
+    /// waits (its sign_in_wait then throws DPOP_ERR_CANCELLED).
+    Http& sign_in_cancel() { return check(dpop_http_sign_in_cancel(handle_)); }
+
+    // The saved state: the DPoP key and the latest refresh token in one file (the README's
+    // "Saved state").
+
+    /// Saves the key and the latest refresh token to `path` (owner-only), encrypted under
+    /// `passphrase`, or with std::nullopt (or "") protected with DPAPI for the current Windows
+    /// user (Windows only; DPOP_ERR_INVALID_ARGUMENT elsewhere). The object saves the file again
+    /// whenever the server rotates the refresh token.
+    Http& save_state(const std::string& path, const OptString& passphrase) {
+        return check(dpop_http_save_state(handle_, detail::c_str(path, "path"), detail::c_str(passphrase, "passphrase")));
+    }
+
+    /// Loads a state saved by save_state (set the token settings first): its key and refresh
+    /// token replace the object's, so the next request needs no sign-in. Throws
+    /// DPOP_ERR_IO (no file), DPOP_ERR_STATE_CORRUPT, DPOP_ERR_STATE_LOCKED (wrong passphrase,
+    /// DPAPI refusing) or DPOP_ERR_STATE_FOREIGN (another issuer or client); the object is then
+    /// unchanged.
+    Http& load_state(const std::string& path, const OptString& passphrase) {
+        return check(dpop_http_load_state(handle_, detail::c_str(path, "path"), detail::c_str(passphrase, "passphrase")));
+    }
+
+    /// Deletes the state file (fine when there is none) and forgets the key and the tokens:
+    /// a clean start, e.g. after DPOP_ERR_SIGN_IN_REQUIRED. Set a new key, then sign in.
+    Http& clear_state(const std::string& path) {
+        return check(dpop_http_clear_state(handle_, detail::c_str(path, "path")));
+    }
+
     explicit operator bool() const noexcept { return handle_ != nullptr; }
     const dpop_http* handle() const noexcept { return handle_; }
     dpop_http* handle() noexcept { return handle_; }
@@ -511,6 +578,15 @@ private:
     Http& check(dpop_status status) {
         detail::check_http(status, handle_);
         return *this;
+    }
+
+    /// A sign-in wait's outcome: true signed in, false still waiting; throws otherwise.
+    bool waited(dpop_status status) {
+        if (status == DPOP_ERR_PENDING) {
+            return false;
+        }
+        detail::check_http(status, handle_);
+        return true;
     }
 
     dpop_http* handle_;

@@ -445,6 +445,148 @@ void test_http_settings14(const std::string& token_endpoint, const std::string& 
     CHECK(!contains(text, token));
 }
 
+// The browser of the sign-in tests: GETs the authorization URL (the test server approves at
+// once and redirects) and the redirect's Location (the loopback listener) with a plain dpop::Http,
+// which follows no redirect by itself. The listener's status, or -1.
+int browse(const std::string& url) {
+    try {
+        dpop::Http browser;
+        const dpop::Response authorize = browser.request("GET", url);
+        const std::optional<std::string> location = authorize.header("location");
+        if (authorize.status() != 302 || !location) {
+            return -1;
+        }
+        return browser.request("GET", *location).status();
+    } catch (const dpop::Error& e) {
+        std::fprintf(stderr, "browser: %s\n", e.what());
+        return -1;
+    }
+}
+
+// Waits for the sign-in of `http` while the browser opens `url` in a thread: whether it
+// signed in, and the listener's page status in `page`.
+bool sign_in_with_browser(dpop::Http& http, const std::string& url, int& page) {
+    std::thread browser([&url, &page] { page = browse(url); });
+    bool signed_in = false;
+    try {
+        while (!(signed_in = http.sign_in_wait(50))) {
+        }
+    } catch (const dpop::Error& e) {
+        std::fprintf(stderr, "sign_in_wait: %s (%s)\n", e.what(), e.name());
+    }
+    browser.join();
+    return signed_in;
+}
+
+void set_browser(const std::string& program) {
+#ifdef _WIN32
+    const std::string assignment = "DPOP_BROWSER=" + program;
+    (void)_putenv(assignment.c_str());
+#else
+    if (program.empty()) {
+        unsetenv("DPOP_BROWSER");
+    } else {
+        setenv("DPOP_BROWSER", program.c_str(), 1);
+    }
+#endif
+}
+
+// Signing a user in (the public client DPOP_SIGN_IN_CLIENT, which run-tests.sh registers with
+// the server) and the saved state: sign_in_start, sign_in_url, sign_in_wait polling, a cancel
+// from another thread, sign_in with a browser that cannot start, then save_state and a new
+// object that load_state's and calls the API with no second authorization request; the
+// state's errors, DPAPI on Windows, clear_state.
+void test_sign_in(const std::string& token_endpoint, const std::string& dir) {
+    const std::string client = env_or("DPOP_SIGN_IN_CLIENT", "");
+    if (client.empty()) {
+        std::printf("cpp: sign-in skipped (DPOP_SIGN_IN_CLIENT unset)\n");
+        return;
+    }
+    const std::string issuer = token_endpoint.substr(0, token_endpoint.rfind('/'));
+    const std::string api_url = issuer + "/dpop/test";
+    const std::string settings = "{\"grant_type\":\"authorization_code\",\"client_id\":" + json_string(client) +
+                                 ",\"issuer\":" + json_string(issuer) +
+                                 ",\"redirect_uri\":\"http://127.0.0.1:0/callback\",\"scope\":\"api\"}";
+    const dpop::Key key = dpop::Key::generate();
+    const std::string jkt = "\"jkt\":" + json_string(key.thumbprint());
+    dpop::Http http;
+    http.set_key(key).set_auth_token(settings);
+    CHECK_THROWS(http.get(api_url), DPOP_ERR_SIGN_IN_REQUIRED, "sign");
+    CHECK(!http.sign_in_url().has_value());
+    CHECK_THROWS(http.sign_in_wait(0), DPOP_ERR_NOT_FOUND, "no sign-in");
+
+    http.sign_in_start(false);
+    const std::optional<std::string> url = http.sign_in_url();
+    CHECK(url.has_value() && contains(*url, "dpop_jkt=" + key.thumbprint()) &&
+          contains(*url, "code_challenge_method=S256"));
+    CHECK(!http.sign_in_wait(0));
+    int page = 0;
+    CHECK(url && sign_in_with_browser(http, *url, page));
+    CHECK(page == 200);
+    CHECK(!http.sign_in_url().has_value());
+    CHECK(contains(http.get(api_url), jkt));
+    CHECK(http.last_status() == 200);
+
+    // A cancel from another thread ends a wait there.
+    http.sign_in_start(false);
+    dpop_status cancelled = DPOP_OK;
+    std::thread waiter([&http, &cancelled] {
+        try {
+            (void)http.sign_in_wait(60000);
+        } catch (const dpop::Error& e) {
+            cancelled = e.code();
+        }
+    });
+    http.sign_in_cancel();
+    waiter.join();
+    CHECK(cancelled == DPOP_ERR_CANCELLED);
+
+    // sign_in with a browser that cannot be started: DPOP_ERR_SIGN_IN, and the URL to open.
+    set_browser(dir + "/no-such-browser");
+    CHECK_THROWS(http.sign_in(60000), DPOP_ERR_SIGN_IN, "by hand");
+    set_browser("");
+    const std::optional<std::string> by_hand = http.sign_in_url();
+    CHECK(by_hand.has_value() && by_hand != url);
+    CHECK(by_hand && sign_in_with_browser(http, *by_hand, page));
+
+    // The saved state: a new object, the state loaded, the API called without signing in.
+    const std::string path = dir + "/cpp-desktop.state";
+    const std::string passphrase = "cpp state passphrase";
+    std::remove(path.c_str());
+    http.save_state(path, passphrase);
+    CHECK(!contains(read_file(path), passphrase));
+    {
+        dpop::Http next;
+        next.set_auth_token(settings).load_state(path, passphrase);
+        CHECK(contains(next.get(api_url), jkt));
+        CHECK(next.last_status() == 200);
+        CHECK_THROWS(dpop::Http().set_auth_token(settings).load_state(path, std::string("wrong")),
+                     DPOP_ERR_STATE_LOCKED, "passphrase");
+        CHECK_THROWS(dpop::Http().set_auth_token(settings).load_state(dir + "/no-such.state", passphrase),
+                     DPOP_ERR_IO, "");
+#ifdef _WIN32
+        // DPAPI for the current user: no passphrase.
+        const std::string dpapi_path = dir + "/cpp-desktop-dpapi.state";
+        next.save_state(dpapi_path, std::nullopt);
+        dpop::Http third;
+        third.set_auth_token(settings).load_state(dpapi_path, std::nullopt);
+        CHECK(contains(third.get(api_url), jkt));
+        CHECK_THROWS(dpop::Http().set_auth_token(settings).load_state(dpapi_path, passphrase),
+                     DPOP_ERR_STATE_LOCKED, "");
+        third.clear_state(dpapi_path);
+#else
+        CHECK_THROWS(next.save_state(path, std::nullopt), DPOP_ERR_INVALID_ARGUMENT, "passphrase");
+#endif
+        next.clear_state(path);
+        CHECK(!std::ifstream(path).good());
+        CHECK_THROWS(next.get(api_url), DPOP_ERR_SIGN_IN_REQUIRED, "sign in");
+        CHECK_THROWS(next.sign_in_start(false), DPOP_ERR_KEY_NOT_LOADED, "key");  // the key is forgotten
+    }
+    const std::string stats = http.get(issuer + "/stats");
+    CHECK(contains(stats, "\"authorization_requests\":2"));  // the two sign-ins with a browser
+    CHECK(contains(stats, "\"authorization_code_grants\":2"));
+}
+
 }  // namespace
 
 int main() {
@@ -463,6 +605,7 @@ int main() {
         test_http_settings();
         test_http_live(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"), dir);
         test_http_settings14(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"));
+        test_sign_in(token_endpoint, dir);
     } catch (const dpop::Error& e) {
         record(false, "unexpected dpop::Error", __LINE__);
         std::fprintf(stderr, "  %s (%d): %s\n", e.name(), e.code(), e.what());

@@ -13,6 +13,7 @@ import check_pkg  # noqa: E402
 
 PKG = os.path.join(HERE, "dpop.pkg")
 SAMPLE = os.path.join(HERE, "ClientCredentials.src")
+SIGN_IN_SAMPLE = os.path.join(HERE, "SignIn.src")
 HEADER = check_pkg.dpop_header.DEFAULT_HEADER
 
 
@@ -30,7 +31,7 @@ def mutate(tmp_path, old, new, source=PKG, count=1):
     return str(path)
 
 
-def problems_of(pkg=PKG, header=HEADER, sources=(SAMPLE,)):
+def problems_of(pkg=PKG, header=HEADER, sources=(SAMPLE, SIGN_IN_SAMPLE)):
     return check_pkg.check(pkg, header, list(sources))
 
 
@@ -182,6 +183,23 @@ def test_the_sample_may_only_use_methods_of_the_package(tmp_path):
     sample = mutate(tmp_path, 'Get LoadKey of hoKey C_KEY_FILE "" to bOk', "Get LoadKey of hoKey C_KEY_FILE to bOk", source=SAMPLE)
     found = problems_of(sources=[sample])
     assert any("Get LoadKey passes 1 arguments, it takes [2]" in p for p in found), found
+
+
+def test_the_sign_in_sample_uses_the_sign_in_and_state_methods_as_declared(tmp_path):
+    for old, new, needle in [
+        ("Get SignIn of hoHttp C_SIGN_IN_WAIT_MS to bOk", "Get SignIn of hoHttp to bOk", "Get SignIn passes 0 arguments, it takes [1]"),
+        ('Get LoadState of hoHttp C_STATE_FILE "" to bOk', "Get LoadState of hoHttp C_STATE_FILE to bOk", "Get LoadState passes 1 arguments, it takes [2]"),
+        ('Get SaveState of hoHttp C_STATE_FILE "" to bOk', "Get SaveStates of hoHttp C_STATE_FILE to bOk", "SaveStates is not a method of dpop.pkg"),
+    ]:
+        sample = mutate(tmp_path, old, new, source=SIGN_IN_SAMPLE)
+        found = problems_of(sources=[sample])
+        assert any(needle in p for p in found), found
+
+
+def test_the_sign_in_methods_call_the_sign_in_functions(tmp_path):
+    pkg = mutate(tmp_path, "dpop_http_sign_in_wait(phHttp(Self), uiTimeoutMs)", "dpop_http_sign_in_wait(phHttp(Self))")
+    found = problems_of(pkg)
+    assert any("dpop_http_sign_in_wait takes 2 arguments, the call passes 1" in p for p in found), found
 
 
 def test_the_command_line_fails_on_a_broken_package(tmp_path):

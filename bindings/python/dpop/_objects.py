@@ -9,7 +9,14 @@ import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _lib
-from ._codes import ERR_INVALID_ARGUMENT, ERR_NOT_FOUND, ERR_NULL_POINTER, ERR_PANIC, OK
+from ._codes import (
+    ERR_INVALID_ARGUMENT,
+    ERR_NOT_FOUND,
+    ERR_NULL_POINTER,
+    ERR_PANIC,
+    ERR_PENDING,
+    OK,
+)
 from ._errors import make_error, thread_message
 
 # The types of the arguments. typing's Mapping and Iterable, not collections.abc's: these
@@ -56,6 +63,15 @@ def _data(value: _Text, what: str) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+
+
+def _milliseconds(value: int, what: str) -> int:
+    """A wait in milliseconds for a uint32_t: refused, not wrapped, when out of range."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+        raise make_error(
+            ERR_INVALID_ARGUMENT, f"{what} must be 0 to 4294967295 milliseconds, not {value!r}"
+        )
+    return value
 
 
 def _text(data: bytes) -> str:
@@ -517,6 +533,92 @@ class Http(_Handle):
             )
         )
         return Response(out)
+
+    # Signing a user in: token settings with grant_type "authorization_code" (the README's
+    # "Signing a user in").
+
+    def sign_in(self, timeout_ms: int = 300_000) -> bool:
+        """Signs the user in through the browser: opens the authorization URL in the system
+        browser (or the program named by the environment variable ``DPOP_BROWSER``) and waits
+        up to `timeout_ms` for the redirect to the loopback ``redirect_uri``, then exchanges
+        the code. True once signed in (the tokens are cached, renewed with the refresh token,
+        and serve every request); False when `timeout_ms` passed first: the sign-in goes on,
+        call ``sign_in_wait``. Raises dpop.Error otherwise: ``ERR_SIGN_IN`` (the server
+        refused, ``sign_in_timeout`` passed, or the browser could not be opened: then the
+        sign-in goes on, and ``sign_in_url`` is the URL to open), ``ERR_CANCELLED``, the token
+        endpoint's errors."""
+        wait = _milliseconds(timeout_ms, "timeout_ms")
+        return self._waited(_lib.lib().dpop_http_sign_in(self._handle, wait))
+
+    def sign_in_start(self, open_browser: bool = True) -> None:
+        """Starts signing the user in without waiting: fetches the issuer's metadata, binds
+        the loopback listener, builds the authorization URL (pushed first when PAR is asked
+        for or required) and, when `open_browser`, opens it. A sign-in in progress on the
+        object is cancelled. Then call ``sign_in_wait``."""
+        self._set("dpop_http_sign_in_start", 1 if open_browser else 0)
+
+    @property
+    def sign_in_url(self) -> Optional[str]:
+        """The authorization URL of the sign-in in progress, for a program that opens or shows
+        it itself; None when no sign-in is in progress. It holds the sign-in's ``state``:
+        give it to the user's browser only."""
+        status, data = _lib.read_string(
+            _lib.lib().dpop_http_sign_in_url, self._handle, capacity=1024
+        )
+        if status == ERR_NOT_FOUND:
+            return None
+        self._check(status)
+        return _text(data)
+
+    def sign_in_wait(self, timeout_ms: int) -> bool:
+        """Waits up to `timeout_ms` (0: just looks) for the sign-in in progress: True once
+        signed in, False when it is still waiting (a UI polls with short waits between its
+        events). Raises dpop.Error when the sign-in ended otherwise (as for ``sign_in``), and
+        ``ERR_NOT_FOUND`` when none is in progress."""
+        wait = _milliseconds(timeout_ms, "timeout_ms")
+        return self._waited(_lib.lib().dpop_http_sign_in_wait(self._handle, wait))
+
+    def sign_in_cancel(self) -> None:
+        """Cancels the sign-in in progress, if any, from any thread: a ``sign_in_wait`` in
+        another thread raises ``ERR_CANCELLED`` within a few tens of milliseconds."""
+        self._set("dpop_http_sign_in_cancel")
+
+    def _waited(self, status: int) -> bool:
+        if status == ERR_PENDING:
+            return False
+        self._check(status)
+        return True
+
+    # The saved state: the DPoP key and the latest refresh token in one file (the README's
+    # "Saved state").
+
+    def save_state(self, path: _Path, passphrase: Optional[_Text] = None) -> None:
+        """Saves the object's key and latest refresh token to the file at `path`, bound to the
+        token settings' issuer (or token endpoint) and client_id, readable by its owner only;
+        from then on the object saves it again whenever the server issues a new refresh token.
+        With `passphrase` the file is encrypted under it (PBKDF2 and AES: about half a second);
+        without one (None or "") it is protected with DPAPI for the current Windows user, on
+        Windows only (``ERR_INVALID_ARGUMENT`` elsewhere)."""
+        self._set(
+            "dpop_http_save_state", _path(path), _cstr(passphrase, "passphrase")
+        )
+
+    def load_state(self, path: _Path, passphrase: Optional[_Text] = None) -> None:
+        """Loads a state saved by ``save_state`` (set the token settings first): its key
+        becomes the object's key and its refresh token gets the next access token, without a
+        sign-in. Raises ``ERR_IO`` (no file: a first run), ``ERR_STATE_CORRUPT``,
+        ``ERR_STATE_LOCKED`` (the wrong passphrase, or DPAPI refusing) or
+        ``ERR_STATE_FOREIGN`` (saved for another issuer or client); the object is then as it
+        was."""
+        self._set(
+            "dpop_http_load_state", _path(path), _cstr(passphrase, "passphrase")
+        )
+
+    def clear_state(self, path: _Path) -> None:
+        """Deletes the state file at `path` (nothing to do when there is none) and makes the
+        object forget its key and tokens: the way back to a clean start, e.g. after the server
+        refused the refresh token (``ERR_SIGN_IN_REQUIRED``). Set a new key, then sign in."""
+        self._set("dpop_http_clear_state", _path(path))
 
     @property
     def last_status(self) -> int:

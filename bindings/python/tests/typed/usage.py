@@ -57,6 +57,22 @@ def use_http(key: dpop.Key, settings: Dict[str, str]) -> int:
         return status + http.last_status
 
 
+def use_sign_in(settings: Dict[str, str], state: str) -> Optional[str]:
+    with dpop.Http(dpop.Key.generate(), settings) as http:
+        try:
+            http.load_state(state, "passphrase")
+        except dpop.Error:
+            http.clear_state(state)
+            http.set_key(dpop.Key.generate())
+            http.sign_in_start(open_browser=False)
+            url: Optional[str] = http.sign_in_url
+            done: bool = http.sign_in_wait(100) or http.sign_in(60_000)
+            http.sign_in_cancel()
+            http.save_state(state, None)
+            return url if done else None
+        return http.sign_in_url
+
+
 def use_errors() -> str:
     try:
         dpop.Key.load("missing.pem")
