@@ -28,7 +28,7 @@ EXAMPLES := $(BUILD)/key_and_proof $(BUILD)/client_credentials
 # examples-c/sign_in.c: built as sign_in_example (build/sign_in is tests/c/sign_in.c).
 SIGN_IN_EXAMPLE := $(BUILD)/sign_in_example
 TEST_PROGRAMS := $(BUILD)/dpoptool $(BUILD)/abi_contract $(BUILD)/http_contract $(BUILD)/auth_settings \
-	$(BUILD)/sign_in $(BUILD)/state
+	$(BUILD)/sign_in $(BUILD)/state $(BUILD)/tasks
 WITH_SERVER := BUILD_DIR=$(BUILD) tests/with_server.sh
 
 .PHONY: all lib server cli header check-header lint rust-test c-test sanitize miri py-test interop bindings-test test bench bench-smoke fuzz fuzz-smoke demo windows install install-test clean
@@ -82,9 +82,10 @@ rust-test:
 
 # C programs: the ABI contract and the misuse sweep generated from the header (under valgrind
 # when installed), the key example, the HTTP object against the test server, the AuthToken
-# settings, the sign-in, the saved state (tests/c/state.c), the reference sample with nonces and a
-# session log, and examples-c/sign_in.c three times (tests/c/sign_in_example.sh: the second run
-# from the saved state, with no authorization request).
+# settings, the sign-in, the saved state (tests/c/state.c), tasks (asynchronous calls, cancelled
+# on a server that holds the request), the reference sample with nonces and a session log, and
+# examples-c/sign_in.c three times (tests/c/sign_in_example.sh: the second run from the saved
+# state, with no authorization request).
 c-test: server $(EXAMPLES) $(SIGN_IN_EXAMPLE) $(TEST_PROGRAMS)
 	$(PYTHON) tests/check_so_exports.py $(LIBDIR)/libdpop.so include/dpop.h
 	$(VALGRIND_RUN) $(BUILD)/abi_contract
@@ -95,6 +96,7 @@ c-test: server $(EXAMPLES) $(SIGN_IN_EXAMPLE) $(TEST_PROGRAMS)
 	BUILD_DIR=$(BUILD) $(VALGRIND_RUN) $(BUILD)/auth_settings
 	BUILD_DIR=$(BUILD) $(VALGRIND_RUN) $(BUILD)/sign_in
 	$(WITH_SERVER) --refresh-tokens --no-record --client m2m.dpop:c-state-secret-M3tQ9w -- $(VALGRIND_RUN) $(BUILD)/state
+	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- $(VALGRIND_RUN) $(BUILD)/tasks
 	rm -f $(BUILD)/cc-session.log $(BUILD)/cc-ec.pem
 	$(WITH_SERVER) --require-nonce --client m2m.dpop:cc-secret-Q7wR3t -- env DPOP_CLIENT_SECRET=cc-secret-Q7wR3t \
 		DPOP_KEY_FILE=$(BUILD)/cc-ec.pem DPOP_SESSION_LOG=$(BUILD)/cc-session.log \
@@ -111,7 +113,7 @@ c-test: server $(EXAMPLES) $(SIGN_IN_EXAMPLE) $(TEST_PROGRAMS)
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 SANITIZED := $(BUILD)/asan/abi_contract $(BUILD)/asan/http_contract $(BUILD)/asan/key_and_proof \
 	$(BUILD)/asan/client_credentials $(BUILD)/asan/auth_settings $(BUILD)/asan/sign_in $(BUILD)/asan/state \
-	$(BUILD)/asan/sign_in_example
+	$(BUILD)/asan/tasks $(BUILD)/asan/sign_in_example
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 $(BUILD)/asan/%: tests/c/%.c tests/c/check.h include/dpop.h lib
@@ -134,6 +136,7 @@ sanitize: server $(SANITIZED)
 	env $(SANITIZER_ENV) BUILD_DIR=$(BUILD)/asan $(BUILD)/asan/sign_in
 	BUILD_DIR=$(BUILD)/asan tests/with_server.sh --refresh-tokens --no-record --client m2m.dpop:c-state-secret-M3tQ9w -- \
 		env $(SANITIZER_ENV) $(BUILD)/asan/state
+	$(WITH_SERVER) --client m2m.dpop:c-test-secret-8JqL2vX -- env $(SANITIZER_ENV) $(BUILD)/asan/tasks
 	rm -f $(BUILD)/asan/cc-ec.pem
 	$(WITH_SERVER) --require-nonce --client m2m.dpop:asan-secret-P3kx -- env $(SANITIZER_ENV) \
 		DPOP_CLIENT_SECRET=asan-secret-P3kx DPOP_KEY_FILE=$(BUILD)/asan/cc-ec.pem $(BUILD)/asan/client_credentials \

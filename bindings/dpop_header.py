@@ -100,7 +100,7 @@ def parse_prototypes(source):
 
 
 def parse_constants(source):
-    """The integer #defines named DPOP_* (status codes and version numbers)."""
+    """The integer #defines named DPOP_* (status codes, version numbers, DPOP_TASK_* states)."""
     return {m.group("name"): int(m.group("value")) for m in _DEFINE.finditer(_strip_comments(source))}
 
 

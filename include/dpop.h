@@ -50,6 +50,33 @@
 
 
 /**
+ * The task waits for a worker (`dpop_task_status`).
+ */
+#define DPOP_TASK_QUEUED 1
+
+/**
+ * A worker runs the request.
+ */
+#define DPOP_TASK_RUNNING 2
+
+/**
+ * Finished with a response, whatever its HTTP status: `dpop_task_result` gives it.
+ */
+#define DPOP_TASK_COMPLETED 3
+
+/**
+ * Finished with an error: `dpop_task_result` returns its code, `dpop_task_last_error_text`
+ * tells why.
+ */
+#define DPOP_TASK_FAILED 4
+
+/**
+ * Cancelled before it finished (`dpop_task_cancel`, or `dpop_task_free` of a running task):
+ * `dpop_task_result` returns `DPOP_ERR_CANCELLED`.
+ */
+#define DPOP_TASK_CANCELLED 5
+
+/**
  * Major version of the header (and of the library it came with).
  */
 #define DPOP_VERSION_MAJOR 0
@@ -99,6 +126,26 @@ typedef struct dpop_key dpop_key;
  * until `dpop_response_free`.
  */
 typedef struct dpop_response dpop_response;
+
+/**
+ * One asynchronous request, made by `dpop_http_get_async` or `dpop_http_request_async` and
+ * already queued: libdpop's worker pool (at most 8 threads per process, created when needed;
+ * further tasks wait in turn) sends it as the synchronous call would, tokens, nonces and
+ * retries included, while the host's thread goes on. The host polls `dpop_task_status`,
+ * waits with `dpop_task_wait`, stops it with `dpop_task_cancel`, and takes the result with
+ * `dpop_task_result`. Free it with `dpop_task_free`.
+ *
+ * The task keeps what it needs of its `dpop_http` until it has finished: the `dpop_http` may
+ * be freed meanwhile. A cancel stops the request at its next step (before each exchange, in
+ * each wait, within a few tens of milliseconds while it connects, reads or waits for a server
+ * that does not answer); a token request it stops stores nothing, and the next request on the
+ * `dpop_http` works as usual. A request already sent may have reached the server.
+ *
+ * Thread safety: a `dpop_task` may be used from several threads at once (`dpop_task_wait`,
+ * `_status`, `_cancel`, `_result`); `dpop_task_last_error_text` belongs to the calling thread,
+ * as on every object. `dpop_task_free` must not run while another thread uses the task.
+ */
+typedef struct dpop_task dpop_task;
 
 /**
  * The result of a libdpop call: `DPOP_OK` (0) or one of the `DPOP_ERR_*` codes.
@@ -409,7 +456,8 @@ DPOP_API DPOP_CALL struct dpop_http *dpop_http_new(void);
 /**
  * Frees an HTTP object, its cached token, its connections and every thread's results
  * (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
- * nothing. Must not be called twice, nor while another thread uses the object.
+ * nothing. Must not be called twice, nor while another thread uses the object. Tasks of the
+ * object (`dpop_http_get_async`) that still run keep what they need and finish normally.
  */
 DPOP_API DPOP_CALL void dpop_http_free(struct dpop_http *http);
 
@@ -871,6 +919,70 @@ DPOP_API DPOP_CALL dpop_status dpop_http_load_state(struct dpop_http *http, cons
  * call, from any thread.
  */
 DPOP_API DPOP_CALL dpop_status dpop_http_clear_state(struct dpop_http *http, const char *path);
+
+/**
+ * Starts `GET url` as a task (the asynchronous `dpop_http_get`) and stores it in `*out` (free
+ * it with `dpop_task_free`); `*out` is written only on success. The arguments are copied.
+ * Errors here are about the arguments only (NULL, invalid UTF-8); everything else, a bad URL
+ * included, is the task's result.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_http_get_async(struct dpop_http *http, const char *url, struct dpop_task **out);
+
+/**
+ * Starts a request as a task (the asynchronous `dpop_http_request`) and stores it in `*out`
+ * (free it with `dpop_task_free`); `*out` is written only on success. The arguments are those
+ * of `dpop_http_request`, and copied: `headers` (may be NULL) as `"Name: value"` lines, `body`
+ * may be NULL when `body_len` is 0. Errors here are about the arguments (NULL, invalid UTF-8,
+ * a header line without `Name: value`); everything else is the task's result.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_http_request_async(struct dpop_http *http, const char *method, const char *url, const char *headers, const uint8_t *body, size_t body_len, struct dpop_task **out);
+
+/**
+ * Waits until the task has finished, for `timeout_ms` milliseconds at most (0: just looks).
+ * `DPOP_OK` when it has finished (completed, failed or cancelled: see `dpop_task_status`),
+ * `DPOP_ERR_PENDING` when the time ran out first.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_task_wait(struct dpop_task *task, uint32_t timeout_ms);
+
+/**
+ * Where the task is: `DPOP_TASK_QUEUED`, `_RUNNING`, `_COMPLETED`, `_FAILED` or `_CANCELLED`;
+ * 0 when `task` is NULL. Records nothing.
+ */
+DPOP_API DPOP_CALL int32_t dpop_task_status(const struct dpop_task *task);
+
+/**
+ * Asks the task to stop and returns at once: a task still queued is cancelled there and then;
+ * a running one stops at its next step (`dpop_task_wait` tells when). A task that has
+ * finished stays as it is (its response may have arrived just before). May be called from
+ * any thread, more than once.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_task_cancel(struct dpop_task *task);
+
+/**
+ * The task's result, as the synchronous call gives it: `DPOP_OK` and a new `dpop_response` in
+ * `*out` (free it with `dpop_response_free`; each call makes a new one) when a response
+ * arrived, whatever its HTTP status; the call's status code when it failed
+ * (`DPOP_ERR_CANCELLED` for a cancelled task; `dpop_task_last_error_text` then tells why, as
+ * `dpop_http_last_error_text` would after the synchronous call, and so does it after a
+ * response whose DPoP proof the server rejected); `DPOP_ERR_PENDING` while it has not
+ * finished. `*out` is written only on `DPOP_OK`.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_task_result(struct dpop_task *task, struct dpop_response **out);
+
+/**
+ * Copies the message of this thread's last call on the task into `buf`: after
+ * `dpop_task_result`, why the task failed (or, for a response, what is probably wrong with a
+ * DPoP proof the server rejected; empty otherwise). Strings out as for `dpop_key_public_jwk`;
+ * this call never changes any error record.
+ */
+DPOP_API DPOP_CALL dpop_status dpop_task_last_error_text(const struct dpop_task *task, char *buf, size_t buf_len, size_t *out_size);
+
+/**
+ * Frees a task, cancelling it if it has not finished (its request stops at its next step, in
+ * the background). `dpop_task_free(NULL)` does nothing. Must not be called twice, nor while
+ * another thread uses the task.
+ */
+DPOP_API DPOP_CALL void dpop_task_free(struct dpop_task *task);
 
 /**
  * The version of the loaded library, `"MAJOR.MINOR.PATCH"`. Static: never free it.

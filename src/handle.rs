@@ -82,8 +82,6 @@ impl Ownership for Boxed {
 
 /// The host's pointer is one reference of an `Arc`: libdpop may hold others (a worker thread
 /// finishing an asynchronous call), and the value is dropped with the last reference.
-// No handle type is shared yet; the tests below prove the ownership for the first that is.
-#[allow(dead_code)]
 pub(crate) enum Shared {}
 
 impl Ownership for Shared {
@@ -102,7 +100,6 @@ impl Ownership for Shared {
 ///
 /// # Safety
 /// As for [`Handle::borrow`].
-#[allow(dead_code)]
 pub(crate) unsafe fn share<H: Handle<Ownership = Shared>>(ptr: *const H) -> FfiResult<std::sync::Arc<H>> {
     if ptr.is_null() {
         return Err(FfiError::null(H::PARAM));

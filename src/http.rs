@@ -4,7 +4,7 @@ use crate::boundary::{
     arg_bytes, arg_str, call, call_value, opt_str, read_only, FfiError, FfiResult, OutPtr, OutString,
 };
 use crate::error::{dpop_status, DPOP_ERR_NOT_FOUND};
-use crate::handle::{self, Boxed, Handle};
+use crate::handle::{self, Handle, Shared};
 use crate::key::dpop_key;
 use crate::records::Records;
 use crate::response::dpop_response;
@@ -30,9 +30,17 @@ pub struct dpop_http {
 }
 
 /// cbindgen:ignore
+impl AsRef<Client> for dpop_http {
+    fn as_ref(&self) -> &Client {
+        &self.client
+    }
+}
+
+// Shared: the object's tasks (`dpop_http_get_async`) hold a reference until they finish.
+/// cbindgen:ignore
 impl Handle for dpop_http {
     const PARAM: &'static str = "http";
-    type Ownership = Boxed;
+    type Ownership = Shared;
 
     fn records(&self) -> Option<&Records> {
         Some(&self.records)
@@ -51,7 +59,8 @@ pub extern "C" fn dpop_http_new() -> *mut dpop_http {
 
 /// Frees an HTTP object, its cached token, its connections and every thread's results
 /// (error texts, statuses, strings returned by `dpop_http_get`). `dpop_http_free(NULL)` does
-/// nothing. Must not be called twice, nor while another thread uses the object.
+/// nothing. Must not be called twice, nor while another thread uses the object. Tasks of the
+/// object (`dpop_http_get_async`) that still run keep what they need and finish normally.
 #[system_abi]
 #[no_mangle]
 pub extern "C" fn dpop_http_free(http: *mut dpop_http) {

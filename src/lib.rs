@@ -7,6 +7,11 @@
 //! handle's per-thread results) and [`boundary`] (the panic boundary, argument conversion,
 //! strings out). Every `unsafe` block of libdpop's own code is in this crate, each converting
 //! one raw argument (or, in `dpapi`, calling DPAPI); no protocol logic is.
+//! One file per C object (`dpop_key`, `dpop_http`, `dpop_response`, `dpop_task`, proofs, status
+//! codes, the version) over `dpop-core`, and the boundary they share: [`handle`] (how each handle type is
+//! owned, created, borrowed and freed), [`records`] (each handle's per-thread results) and
+//! [`boundary`] (the panic boundary, argument conversion, strings out). Every `unsafe` block of
+//! libdpop's own code is in this crate, each converting one raw argument; no protocol logic is.
 //!
 //! Exports are written `#[system_abi] #[no_mangle] pub extern "C" fn`: see `dpop-macros` for
 //! why the source says `"C"` and the compiled function is `extern "system"`.
@@ -39,6 +44,7 @@ pub mod proof;
 pub mod response;
 pub mod sign_in;
 pub mod state;
+pub mod task;
 pub mod version;
 
 #[cfg(test)]

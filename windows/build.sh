@@ -69,7 +69,8 @@ check_imports() {
     fi
 }
 
-programs="examples-c/key_and_proof.c examples-c/client_credentials.c tests/c/abi_contract.c tests/c/http_contract.c"
+programs="examples-c/key_and_proof.c examples-c/client_credentials.c tests/c/abi_contract.c tests/c/http_contract.c
+    tests/c/tasks.c"
 declare -A triple=([x86_64]=x86_64-win7-windows-gnu [i686]=i686-win7-windows-gnu)
 declare -A mingw=([x86_64]=x86_64-w64-mingw32 [i686]=i686-w64-mingw32)
 
@@ -145,6 +146,8 @@ PY
     echo "== $arch under Wine: HTTP object against the test server"
     BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:c-test-secret-8JqL2vX -- \
         env BUILD_DIR="$run" wine "$run/http_contract.exe"
+    echo "== $arch under Wine: tasks (the worker pool, a cancel while the server holds the request)"
+    BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:c-test-secret-8JqL2vX -- wine "$run/tasks.exe"
     echo "== $arch under Wine: client_credentials with nonces required, session log"
     rm -f "$run/session.log"
     BUILD_DIR=$out tests/with_server.sh --require-nonce --client m2m.dpop:win-secret-5tY8uP -- \

@@ -78,7 +78,7 @@ def test_the_command_line_passes_and_names_the_counts():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     library = check_ax.read_idl(IDL)
     members = sum(len(i.members) for i in library.interfaces.values())
-    assert f"check_ax: {members} members of 4 interfaces and 4 coclasses match" in proc.stdout
+    assert f"check_ax: {members} members of 5 interfaces and 5 coclasses match" in proc.stdout
     if os.path.isfile(REFERENCE):
         assert "the port matches the reference sample" in proc.stdout
 
@@ -108,7 +108,13 @@ def test_every_idl_member_has_one_wrapper_and_every_coclass_its_class():
         cls = package.classes[f"cCom{iface.name}"]
         assert len(cls.wrappers) == len(iface.members), iface.name
     names = sorted(check_ax.coclass_class(co.name) for co in library.coclasses)
-    assert names == ["cComDpopHttp", "cComDpopHttpResponse", "cComDpopJsonObject", "cComDpopPrivateKey"]
+    assert names == [
+        "cComDpopHttp",
+        "cComDpopHttpResponse",
+        "cComDpopJsonObject",
+        "cComDpopPrivateKey",
+        "cComDpopTask",
+    ]
 
 
 def test_the_idl_is_read_as_written():

@@ -4,15 +4,17 @@ use super::dispatch::{
     action, dispatch_from_type_library, flag, get, last_error_text, last_method_success, method, optional,
     text, Failure, Object, Outcome, Retval,
 };
-use super::interfaces::{IDpopHttp, IDpopHttpResponse, IDpopHttp_Impl, InBstr, InVariant};
+use super::interfaces::{IDpopHttp, IDpopHttpResponse, IDpopHttp_Impl, IDpopTask, InBstr, InVariant};
 use super::key::PrivateKey;
 use super::response::HttpResponse;
+use super::task::Task;
 use super::Live;
 use crate::records::Records;
 use dpop_core::{Client, Response};
 use parking_lot::Mutex;
 use std::ffi::c_void;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use windows::Win32::Foundation::VARIANT_BOOL;
 use windows::Win32::System::Com::IDispatch;
@@ -29,7 +31,8 @@ mod desktop;
 #[implement(IDpopHttp)]
 #[derive(Default)]
 pub(crate) struct Http {
-    client: Client,
+    /// Shared with the object's tasks, which keep it until they finish.
+    client: Arc<Client>,
     records: Records,
     /// Headers added with `SetRequestHeader`, sent with every request.
     headers: Mutex<Vec<(String, String)>>,
@@ -112,6 +115,29 @@ impl Http {
         })
     }
 
+    /// `...Async`: a loaded `Dpop.Task` for the request `prepare` describes (verb, URL, a
+    /// `Content-Type`, body), with the object's headers as they are now.
+    fn task(
+        &self,
+        name: &'static str,
+        out: *mut *mut c_void,
+        prepare: impl FnOnce() -> Outcome<Request>,
+    ) -> HRESULT {
+        method(&self.records, name, out, || {
+            let request = prepare()?;
+            let stored = self.headers.lock().clone();
+            let mut headers: Vec<(&str, &str)> =
+                stored.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            headers.extend(request.content_type.as_deref().map(|t| ("Content-Type", t)));
+            let task = self
+                .client
+                .request_task(&request.verb, &request.url, &headers, &request.body);
+            let task: IDpopTask = Task::loaded(task, name).into();
+            let task: IDispatch = task.cast().map_err(|e| Failure(format!("{e}")))?;
+            Ok(Object(Some(task)))
+        })
+    }
+
     fn set_proxy(&self, name: &str, change: impl FnOnce(&mut Proxy) -> Outcome<()>) -> HRESULT {
         action(&self.records, name, || {
             let mut proxy = self.proxy.lock();
@@ -131,6 +157,45 @@ impl Http {
     ) -> HRESULT {
         get(out, || read(self.client.settings()))
     }
+}
+
+/// A request as `HttpStr` makes it.
+struct Request {
+    verb: String,
+    url: String,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+/// `HttpStr`'s arguments: the body as UTF-8 (the only charset), the content type with
+/// `charset=utf-8` when a charset was given.
+fn http_str_request(
+    verb: &InBstr,
+    url: &InBstr,
+    body: &InBstr,
+    charset: &InBstr,
+    content_type: &InBstr,
+) -> Outcome<Request> {
+    let charset = optional(charset, "charset")?;
+    if charset
+        .as_deref()
+        .is_some_and(|c| !c.eq_ignore_ascii_case("utf-8") && !c.eq_ignore_ascii_case("utf8"))
+    {
+        return Err("only the utf-8 charset is supported".into());
+    }
+    let content_type = optional(content_type, "contentType")?.map(|t| {
+        if charset.is_some() && !t.to_ascii_lowercase().contains("charset=") {
+            format!("{t}; charset=utf-8")
+        } else {
+            t
+        }
+    });
+    Ok(Request {
+        body: text(body, "bodyStr")?.into_bytes(),
+        verb: text(verb, "verb")?,
+        url: text(url, "url")?,
+        content_type,
+    })
 }
 
 /// The `Dpop.PrivateKey` inside a VARIANT (as scripts and DataFlex pass objects), if it is one.
@@ -235,32 +300,13 @@ impl IDpopHttp_Impl for Http_Impl {
         out: *mut *mut c_void,
     ) -> HRESULT {
         self.respond("HttpStr", out, || {
-            let charset = optional(&charset, "charset")?;
-            if charset
-                .as_deref()
-                .is_some_and(|c| !c.eq_ignore_ascii_case("utf-8") && !c.eq_ignore_ascii_case("utf8"))
-            {
-                return Err("only the utf-8 charset is supported".into());
-            }
-            let content_type = optional(&content_type, "contentType")?;
-            let content_type = content_type.map(|t| {
-                if charset.is_some() && !t.to_ascii_lowercase().contains("charset=") {
-                    format!("{t}; charset=utf-8")
-                } else {
-                    t
-                }
-            });
-            let extra: Vec<(&str, &str)> = content_type
+            let request = http_str_request(&verb, &url, &body, &charset, &content_type)?;
+            let extra: Vec<(&str, &str)> = request
+                .content_type
                 .iter()
                 .map(|t| ("Content-Type", t.as_str()))
                 .collect();
-            let body = text(&body, "bodyStr")?;
-            self.send(
-                &text(&verb, "verb")?,
-                &text(&url, "url")?,
-                &extra,
-                body.as_bytes(),
-            )
+            self.send(&request.verb, &request.url, &extra, &request.body)
         })
     }
 
@@ -488,6 +534,31 @@ impl IDpopHttp_Impl for Http_Impl {
 
     unsafe fn get_SystemRoots(&self, out: *mut VARIANT_BOOL) -> HRESULT {
         self.setting(out, |s| s.system_roots)
+    }
+
+    unsafe fn QuickGetStrAsync(&self, url: InBstr, out: *mut *mut c_void) -> HRESULT {
+        self.task("QuickGetStrAsync", out, || {
+            Ok(Request {
+                verb: "GET".into(),
+                url: text(&url, "url")?,
+                content_type: None,
+                body: Vec::new(),
+            })
+        })
+    }
+
+    unsafe fn HttpStrAsync(
+        &self,
+        verb: InBstr,
+        url: InBstr,
+        body: InBstr,
+        charset: InBstr,
+        content_type: InBstr,
+        out: *mut *mut c_void,
+    ) -> HRESULT {
+        self.task("HttpStrAsync", out, || {
+            http_str_request(&verb, &url, &body, &charset, &content_type)
+        })
     }
 
     // The desktop members (http_desktop.rs).

@@ -126,6 +126,16 @@ pub(crate) unsafe trait IDpopHttp: IDispatch {
     fn get_RequestTimeout(&self, seconds: *mut i32) -> HRESULT;
     fn put_SystemRoots(&self, use_system: VARIANT_BOOL) -> HRESULT;
     fn get_SystemRoots(&self, use_system: *mut VARIANT_BOOL) -> HRESULT;
+    fn QuickGetStrAsync(&self, url: InBstr, task: *mut *mut c_void) -> HRESULT;
+    fn HttpStrAsync(
+        &self,
+        verb: InBstr,
+        url: InBstr,
+        body: InBstr,
+        charset: InBstr,
+        content_type: InBstr,
+        task: *mut *mut c_void,
+    ) -> HRESULT;
     fn SignIn(&self, timeout_ms: i32, signed_in: *mut VARIANT_BOOL) -> HRESULT;
     fn SignInStart(&self, open_browser: VARIANT_BOOL, success: *mut VARIANT_BOOL) -> HRESULT;
     fn get_SignInUrl(&self, url: *mut BSTR) -> HRESULT;
@@ -146,6 +156,25 @@ pub(crate) unsafe trait IDpopJsonObject: IDispatch {
     fn Delete(&self, name: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
     fn Emit(&self, json: *mut BSTR) -> HRESULT;
     fn get_Size(&self, count: *mut i32) -> HRESULT;
+    fn get_LastErrorText(&self, text: *mut BSTR) -> HRESULT;
+    fn get_LastMethodSuccess(&self, success: *mut VARIANT_BOOL) -> HRESULT;
+}
+
+#[interface("dba15797-5a39-4158-995a-77d5511541dc")]
+pub(crate) unsafe trait IDpopTask: IDispatch {
+    fn Run(&self, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn RunSynchronously(&self, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn Wait(&self, max_wait_ms: i32, finished: *mut VARIANT_BOOL) -> HRESULT;
+    fn Cancel(&self, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_Status(&self, status: *mut BSTR) -> HRESULT;
+    fn get_StatusInt(&self, status: *mut i32) -> HRESULT;
+    fn get_Finished(&self, finished: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_Live(&self, live: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_Inert(&self, inert: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_TaskSuccess(&self, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_ResultErrorText(&self, text: *mut BSTR) -> HRESULT;
+    fn GetResultString(&self, body: *mut BSTR) -> HRESULT;
+    fn GetResultResponse(&self, response: *mut *mut c_void) -> HRESULT;
     fn get_LastErrorText(&self, text: *mut BSTR) -> HRESULT;
     fn get_LastMethodSuccess(&self, success: *mut VARIANT_BOOL) -> HRESULT;
 }

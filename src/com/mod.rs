@@ -1,6 +1,6 @@
 //! The COM server inside `dpop.dll` (Windows only): `Dpop.PrivateKey`, `Dpop.Http`,
-//! `Dpop.HttpResponse` and `Dpop.JsonObject`, dual interfaces described by `dpop.idl`, whose
-//! type library is embedded in the DLL.
+//! `Dpop.HttpResponse`, `Dpop.JsonObject` and `Dpop.Task`, dual interfaces described by
+//! `dpop.idl`, whose type library is embedded in the DLL.
 //!
 //! A second boundary over the same core as the C ABI: the objects call `dpop-core` directly and
 //! never the C exports, and share only the per-thread records ([`crate::records`]) and the
@@ -18,6 +18,7 @@ mod json;
 mod key;
 mod registry;
 mod response;
+mod task;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -40,7 +41,7 @@ pub(crate) struct Class {
 pub(crate) const LIBID: GUID = GUID::from_u128(0x5a1915df_39a9_4941_b731_774d81604796);
 
 /// The dual interfaces, for the registry's Interface keys (marshalled by the type library).
-pub(crate) const INTERFACES: [(GUID, &str); 4] = [
+pub(crate) const INTERFACES: [(GUID, &str); 5] = [
     (<interfaces::IDpopPrivateKey as Interface>::IID, "IDpopPrivateKey"),
     (<interfaces::IDpopHttp as Interface>::IID, "IDpopHttp"),
     (
@@ -48,9 +49,10 @@ pub(crate) const INTERFACES: [(GUID, &str); 4] = [
         "IDpopHttpResponse",
     ),
     (<interfaces::IDpopJsonObject as Interface>::IID, "IDpopJsonObject"),
+    (<interfaces::IDpopTask as Interface>::IID, "IDpopTask"),
 ];
 
-pub(crate) const CLASSES: [Class; 4] = [
+pub(crate) const CLASSES: [Class; 5] = [
     Class {
         clsid: GUID::from_u128(0x84bdfadb_4199_4df5_b1ae_67cffe9c343e),
         prog_id: "Dpop.PrivateKey",
@@ -74,6 +76,12 @@ pub(crate) const CLASSES: [Class; 4] = [
         prog_id: "Dpop.JsonObject",
         description: "libdpop JsonObject",
         create: || json::JsonObject::default().into(),
+    },
+    Class {
+        clsid: GUID::from_u128(0x19aef669_55e4_4547_8fa9_2d5c97588b8b),
+        prog_id: "Dpop.Task",
+        description: "libdpop Task",
+        create: || task::Task::default().into(),
     },
 ];
 
@@ -167,10 +175,14 @@ pub unsafe extern "system" fn DllGetClassObject(
     }
 }
 
-/// Whether COM may unload the DLL: when no object is alive and no lock is held.
+/// Whether COM may unload the DLL: when no object is alive, no lock is held and none of
+/// libdpop's own threads (the task workers, which end after a while without work) runs.
 #[no_mangle]
 pub extern "system" fn DllCanUnloadNow() -> HRESULT {
-    if LIVE_OBJECTS.load(Ordering::SeqCst) == 0 && SERVER_LOCKS.load(Ordering::SeqCst) == 0 {
+    if LIVE_OBJECTS.load(Ordering::SeqCst) == 0
+        && SERVER_LOCKS.load(Ordering::SeqCst) == 0
+        && dpop_core::background_threads() == 0
+    {
         S_OK
     } else {
         S_FALSE

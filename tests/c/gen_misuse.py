@@ -84,6 +84,8 @@ HANDLES: Dict[str, HandleKind] = {
     "dpop_http": HandleKind("fx_http()", "dpop_http_free", "dpop_http_new()"),
     # A 200 response from the canned responder, with a header "x-misuse".
     "dpop_response": HandleKind("fx_response()", "dpop_response_free"),
+    # A finished task with a 200 response from the canned responder, its error text not empty.
+    "dpop_task": HandleKind("fx_task()", "dpop_task_free"),
 }
 
 # Valid values of string parameters, by (function, parameter) and then by parameter name;
@@ -794,7 +796,7 @@ class Writer:
 
     def sweep_status(self, i, s, constants):
         fn = self.e.name
-        codes = {n: v for n, v in constants.items() if not n.startswith("DPOP_VERSION_")}
+        codes = {n: v for n, v in constants.items() if not n.startswith(("DPOP_VERSION_", "DPOP_TASK_"))}
         if self.e.ret_kind == "string":
             for name in codes:
                 self.case(f"{fn}({s.name}={name})", {i: ("value", name)},
@@ -869,7 +871,7 @@ def generate(source, header_name="include/dpop.h"):
     helpers = "".join(text_checker(h, fn) for h, fn in lasttext.items())
     with open(PRELUDE_PATH, encoding="utf-8") as f:
         prelude = f.read().replace("@HEADER@", header_name)
-    codes = [n for n in constants if not n.startswith("DPOP_VERSION_")]
+    codes = [n for n in constants if not n.startswith(("DPOP_VERSION_", "DPOP_TASK_"))]
     prelude = prelude.replace("@CODES@", ", ".join(codes))
 
     # What the program relies on besides the export under test must be in the header.

@@ -9,6 +9,8 @@
 #      LastErrorText each time, and the script goes on; then the AuthToken settings
 #      (tests/com/auth_settings.vbs): private_key_jwt with an RSA assertion key file and
 #      discovery through issuer (status 200), and a rejected proof explained in LastErrorText;
+#      then asynchronous calls (tests/com/tasks.vbs): Dpop.Task run, waited for, cancelled
+#      while the server holds the request;
 #      then signing a user in and the saved state (tests/com/sign_in.vbs, with DPOP_BROWSER =
 #      tests/com/browser.c: SignIn, SaveState with DPAPI, a new object's LoadState and a call
 #      without signing in), and the sign-in sample (tests/com/sign_in_sample.vbs) twice, the
@@ -42,10 +44,12 @@ check() { # check DESCRIPTION COMMAND...
 
 # Our keys: the CLSIDs, the ProgIDs (and .1), the type library and the interfaces.
 clsids=(84BDFADB-4199-4DF5-B1AE-67CFFE9C343E F8FB660C-1C63-4747-BF8F-417D60BC0488
-        AB4ADB90-BEE2-42FB-88A1-25347C21265B C623A53C-81FF-4BEE-8993-59A30AF7E04A)
-progids=(Dpop.PrivateKey Dpop.Http Dpop.HttpResponse Dpop.JsonObject)
+        AB4ADB90-BEE2-42FB-88A1-25347C21265B C623A53C-81FF-4BEE-8993-59A30AF7E04A
+        19AEF669-55E4-4547-8FA9-2D5C97588B8B)
+progids=(Dpop.PrivateKey Dpop.Http Dpop.HttpResponse Dpop.JsonObject Dpop.Task)
 iids=(4703C0EA-4C38-43B4-A530-F0B92ED6D7D5 31B919DB-1D89-4E3D-9B4E-6D6603124D21
-      DCA06EAF-403C-47B8-9069-C63328DC8336 091446AA-EAFA-4ECA-8F9F-28A50C4F02BB)
+      DCA06EAF-403C-47B8-9069-C63328DC8336 091446AA-EAFA-4ECA-8F9F-28A50C4F02BB
+      DBA15797-5A39-4158-995A-77D5511541DC)
 libid=5A1915DF-39A9-4941-B731-774D81604796
 our_keys() { # our_keys HIVE: every top key registration writes, under HIVE\Software\Classes
     local hive=$1 k
@@ -119,6 +123,16 @@ else
     grep FAIL "$run/auth_settings.out" >&2 || cat "$run/auth_settings.out" >&2
 fi
 grep '^info ' "$run/auth_settings.out" || true
+
+echo "== COM: asynchronous calls (Dpop.Task: run, wait, a cancel while the server holds the request)"
+if BUILD_DIR=$run tests/with_server.sh --client "m2m.dpop:$secret" -- \
+    bash -c 'wine cscript //nologo tests/com/tasks.vbs "$0" "$DPOP_TOKEN_ENDPOINT" "$DPOP_API_URL" "$1"' \
+    "$run/ec.pem" "$secret" > "$run/tasks.out"; then
+    ok "tasks.vbs: $(tail -1 "$run/tasks.out")"
+else
+    fail "tasks.vbs"
+    grep FAIL "$run/tasks.out" >&2 || cat "$run/tasks.out" >&2
+fi
 
 echo "== COM: signing a user in, the saved state with DPAPI (tests/com/sign_in.vbs)"
 # The headless browser DPOP_BROWSER names: GETs the authorization URL, follows the redirect.

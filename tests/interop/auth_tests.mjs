@@ -17,6 +17,7 @@ import path from 'node:path';
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 
+import { browse } from './browser.mjs';
 import { ACCOUNT, AUDIENCE, FAPI_ALGS, PUBLIC_CLIENT } from './servers.mjs';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -165,8 +166,9 @@ export default async function authTests(h) {
 
   /**
    * authorization_code + PKCE for the public client, from node: the authorization request,
-   * its redirects (the interaction logs in at once; cookies carried by hand) and the code
-   * exchange with a DPoP proof of `DPoP`. Returns the token response.
+   * the dev interactions filled in by browser.mjs (stopping before the redirect_uri, where
+   * nothing listens) and the code exchange with a DPoP proof of `DPoP`. Returns the token
+   * response.
    */
   async function o4wAuthorizationCode(meta, DPoP) {
     const client = { client_id: PUBLIC_CLIENT.id, id_token_signed_response_alg: 'ES256' };
@@ -183,23 +185,7 @@ export default async function authTests(h) {
       code_challenge_method: 'S256',
       state,
     }).toString();
-    const jar = new Map();
-    let next = url.href;
-    for (let step = 0; !next.startsWith(PUBLIC_CLIENT.redirectUri); step++) {
-      assert.ok(step < 10, `too many redirects, at ${next}`);
-      const r = await fetch(next, {
-        redirect: 'manual',
-        headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
-      });
-      for (const cookie of r.headers.getSetCookie()) {
-        const [pair] = cookie.split(';');
-        const i = pair.indexOf('=');
-        jar.set(pair.slice(0, i), pair.slice(i + 1));
-      }
-      const location = r.headers.get('location');
-      assert.ok(r.status >= 300 && r.status < 400 && location, `authorization step ${step}: ${r.status} ${await r.text()}`);
-      next = new URL(location, next).href;
-    }
+    const { url: next } = await browse(url.href, { stopAt: (u) => u.startsWith(PUBLIC_CLIENT.redirectUri) });
     const params = oauth.validateAuthResponse(meta, client, new URL(next), state);
     return withNonceRetry(() => oauth.authorizationCodeGrantRequest(meta, client, oauth.None(), params,
       PUBLIC_CLIENT.redirectUri, verifier, { DPoP, ...insecure })

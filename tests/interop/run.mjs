@@ -8,8 +8,9 @@
 //
 // Programs run: build/client_credentials (examples-c, unchanged), build/interop/interop_client
 // (tests/interop/interop_client.c, compiled by run.sh), build/dpoptool and
-// target/release/dpop-test-server. Run it through run.sh, which checks that `make all` has been
-// run, installs the locked node packages and compiles interop_client.
+// target/release/dpop-test-server; and tests/interop/browser.mjs, the headless browser that
+// libdpop opens (DPOP_BROWSER) for the sign-in tests. Run it through run.sh, which checks that
+// `make all` has been run, installs the locked node packages and compiles interop_client.
 // Everything listens on 127.0.0.1 only. Prints one line per test and closes with
 // "interop: N passed, M failed"; exits non-zero on any failure.
 //
@@ -23,6 +24,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import * as jose from 'jose';
@@ -103,9 +105,48 @@ async function runClient(key, settingsJson, steps, env = {}) {
   if (result.code !== 0) {
     throw new Error(`interop_client exited with ${result.code}: ${result.stderr.trim()}`);
   }
+  return { ...parseClientOutput(result.stdout.split('\n')), stderr: result.stderr };
+}
+
+/**
+ * Runs interop_client like runClient, and calls `onLine(entry)` for each output line as it
+ * comes (while the program still runs: e.g. to open the URL a "url" step prints).
+ */
+function runClientLive(key, settingsJson, steps, onLine, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PROGRAMS.client, [key, settingsJson, ...steps.map(String)], {
+      env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const timer = setTimeout(() => child.kill(), 30_000);
+    const lines = [];
+    const handlers = [];
+    let stderr = '';
+    let failure;
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      try {
+        const { out } = parseClientOutput([line]);
+        if (out.length > 0) handlers.push(Promise.resolve(onLine(out[0])).catch((e) => { failure ??= e; }));
+      } catch (e) {
+        failure ??= e;
+      }
+    });
+    child.on('close', async (code, signal) => {
+      clearTimeout(timer);
+      await Promise.all(handlers);
+      if (failure) reject(failure);
+      else if (code !== 0) reject(new Error(`interop_client exited with ${code ?? signal}: ${stderr.trim()}`));
+      else resolve({ ...parseClientOutput(lines), stderr });
+    });
+  });
+}
+
+/** interop_client's output lines: the key's thumbprint and one entry per step that printed. */
+function parseClientOutput(lines) {
   let jkt;
   const out = [];
-  for (const line of result.stdout.split('\n').filter(Boolean)) {
+  for (const line of lines.filter(Boolean)) {
     const [op, ...words] = line.split(' ');
     if (op === 'jkt') {
       jkt = words[0];
@@ -122,11 +163,16 @@ async function runClient(key, settingsJson, steps, env = {}) {
       out.push({ op, name: words[0], text: words.slice(1).join(' ') });
     } else if (op === 'info') {
       out.push({ op, info: words[0] === 'none' ? null : JSON.parse(words.join(' ')) });
+    } else if (op === 'url') {
+      out.push({ op, url: words[0] });
+    } else if (words.length === 1 && (words[0] === 'OK' || words[0] === 'PENDING')) {
+      // The sign-in and state steps: "signin OK", "wait PENDING", "save OK", ...
+      out.push({ op, outcome: words[0] });
     } else {
       throw new Error(`unexpected interop_client output: ${line}`);
     }
   }
-  return { jkt, out, stderr: result.stderr };
+  return { jkt, out };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,11 +595,15 @@ await test('oauth4webapi as the client: our dpop-test-server (nonces required) a
   }
 });
 
+const helpers = {
+  test, withServers, runProgram, runClient, runClientLive, settings, issuedTokens, assertDpopTokens,
+  statuses, assertOneRetryPerDemand, assertLatestNonceUsed, asNonce, WORK, PROGRAMS, SHORT_TTL,
+};
 // Client authentication, discovery, FAPI 2.0 and the refresh_token grant (auth_tests.mjs).
-await import('./auth_tests.mjs').then((m) => m.default({
-  test, withServers, runProgram, runClient, settings, issuedTokens, assertDpopTokens, statuses,
-  assertOneRetryPerDemand, assertLatestNonceUsed, asNonce, WORK, PROGRAMS, SHORT_TTL,
-}));
+await import('./auth_tests.mjs').then((m) => m.default(helpers));
+// Sign-in: authorization code + PKCE + DPoP through oidc-provider's dev interactions, PAR, the
+// saved state (signin_tests.mjs).
+await import('./signin_tests.mjs').then((m) => m.default(helpers));
 
 if (ONLY.length > 0 && results.length === 0) {
   console.log(`FAIL INTEROP_ONLY=${process.env.INTEROP_ONLY} selects no test`);

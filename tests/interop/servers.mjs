@@ -5,9 +5,12 @@
 //   client_secret_post and one with client_secret_basic; DPoP nonces off (no nonceSecret),
 //   required, or required and rotated after every token issued; a configurable token lifetime.
 //   On request also: private_key_jwt clients registered with their public JWKS, the FAPI 2.0
-//   profile, a public client (authorization_code + PKCE, rotating DPoP-bound refresh tokens,
-//   logins completed without a user), discovery without its RFC 8414 document. Every request is
-//   recorded, with its form parameters.
+//   profile, discovery without its RFC 8414 document, and the sign-in set-up: two public native
+//   clients with a loopback redirect URI (any port, RFC 8252 §7.3; authorization_code with PKCE
+//   required, dpop_jkt, rotating DPoP-bound refresh tokens), one of them requiring PAR, PAR
+//   offered (or required of every client), and oidc-provider's own dev interactions (login and
+//   consent forms, filled in by browser.mjs). Every request is recorded, with its query and form
+//   parameters.
 // - startResourceServer: a protected API that checks each request twice, independently of
 //   libdpop's Rust verifier: once with its own RFC 9449 §4.3/§7 checks built on jose (proof
 //   signature with the embedded key, typ, alg, htm, htu, iat, jti replay, ath, nonce; the access
@@ -34,9 +37,15 @@ export const CLIENTS = {
   post: { id: 'interop-post', secret: 'post-secret-7fQ2kLw9' },
   basic: { id: 'interop-basic', secret: 'basic secret:+/%&=' },
 };
-/** The public client (token_endpoint_auth_method none) of `publicClient: true`. */
+/**
+ * The public native clients (token_endpoint_auth_method none) of `publicClient: true`. Their
+ * redirect URI is registered without a port: oidc-provider allows any port on a loopback
+ * redirect URI of a native client, as RFC 8252 §7.3 asks. PAR_CLIENT must use PAR
+ * (require_pushed_authorization_requests in its client metadata, which discovery does not show).
+ */
 export const PUBLIC_CLIENT = { id: 'interop-public', redirectUri: 'http://127.0.0.1/interop-callback' };
-/** The account every interaction logs in, without a user. */
+export const PAR_CLIENT = { id: 'interop-public-par', redirectUri: 'http://127.0.0.1/interop-callback' };
+/** The login browser.mjs types into the dev interaction (the account id of every sign-in). */
 export const ACCOUNT = 'interop-user';
 
 const IAT_WINDOW = 60;
@@ -90,13 +99,17 @@ function proofNonce(proof) {
  *                with their public JWKS (and token_endpoint_auth_signing_alg when alg is given)
  *   fapi         true: features.fapi { profile: '2.0' }, only private_key_jwt, FAPI_ALGS for
  *                client assertions and DPoP proofs; the secret clients are not registered
- *   publicClient true: PUBLIC_CLIENT registered (authorization_code + refresh_token, rotating
- *                DPoP-bound refresh tokens); interactions log in ACCOUNT without a user
+ *   publicClient true: PUBLIC_CLIENT and PAR_CLIENT registered (authorization_code with PKCE,
+ *                refresh_token; rotating DPoP-bound refresh tokens), PAR offered, and the dev
+ *                interactions: a login form and a consent form (browser.mjs fills them in)
+ *   requirePar   true: PAR required of every client (require_pushed_authorization_requests in
+ *                the metadata)
  *   hideOauthMetadata  true: /.well-known/oauth-authorization-server answers 404 (only the
  *                OpenID discovery document is left)
  */
 export async function startAuthorizationServer({
-  nonces = 'off', ttl = 300, jwtClients = [], fapi = false, publicClient = false, hideOauthMetadata = false,
+  nonces = 'off', ttl = 300, jwtClients = [], fapi = false, publicClient = false, requirePar = false,
+  hideOauthMetadata = false,
 } = {}) {
   const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
   const signingKey = { ...(await jose.exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'interop-es256' };
@@ -139,23 +152,28 @@ export async function startAuthorizationServer({
     ...jwtClients.map(jwtClient),
   ];
   if (publicClient) {
-    clients.push({
-      client_id: PUBLIC_CLIENT.id,
-      application_type: 'native',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      redirect_uris: [PUBLIC_CLIENT.redirectUri],
-      token_endpoint_auth_method: 'none',
-      dpop_bound_access_tokens: true,
-      id_token_signed_response_alg: 'ES256',
-      scope: `openid ${SCOPES}`,
-    });
+    for (const [{ id, redirectUri }, par] of [[PUBLIC_CLIENT, false], [PAR_CLIENT, true]]) {
+      clients.push({
+        client_id: id,
+        application_type: 'native',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [redirectUri],
+        token_endpoint_auth_method: 'none',
+        dpop_bound_access_tokens: true,
+        id_token_signed_response_alg: 'ES256',
+        scope: `openid ${SCOPES}`,
+        ...(par ? { require_pushed_authorization_requests: true } : {}),
+      });
+    }
   }
   const provider = new Provider(issuer, {
     clients,
     jwks: { keys: [signingKey] },
     scopes: SCOPES.split(' '),
-    ttl: { ClientCredentials: ttl, AccessToken: ttl },
+    ttl: { ClientCredentials: ttl, AccessToken: ttl, Interaction: 600, Session: 3600, Grant: 3600, IdToken: 3600, RefreshToken: 86400 },
+    // The login typed into the dev interaction is the account; it has no claims beyond sub.
+    findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     // clientAuthSigningAlgValues defaults to HS256 RS256 PS256 ES256 Ed25519 EdDSA.
     enabledJWA: fapi
       ? { dPoPSigningAlgValues: FAPI_ALGS, clientAuthSigningAlgValues: FAPI_ALGS }
@@ -165,9 +183,14 @@ export async function startAuthorizationServer({
     // on every use; oidc-provider binds a public client's refresh tokens to its DPoP key.
     issueRefreshToken: (_ctx, c) => c.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // PKCE (S256) for every authorization request, not only public clients' (the default).
+    pkce: { required: () => true },
     features: {
-      devInteractions: { enabled: false },
+      // The dev interactions: GET /interaction/<uid> renders the login form (fields prompt,
+      // login, password) or the consent form (prompt=consent), POST /interaction/<uid> submits it.
+      devInteractions: { enabled: publicClient },
+      // PAR (RFC 9126) at /request; oidc-provider binds a DPoP proof sent there (or dpop_jkt).
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: requirePar },
       clientCredentials: { enabled: true },
       ...(fapi ? { fapi: { enabled: true, profile: '2.0' } } : {}),
       dPoP,
@@ -191,6 +214,14 @@ export async function startAuthorizationServer({
     },
   });
   provider.on('server_error', (_ctx, error) => console.error('oidc-provider server_error:', error));
+  // oidc-provider answers every invalid_grant with "grant request is invalid"; the reason
+  // (error_detail: "failed jkt verification", "... does not match dpop_jkt") is only in its
+  // events. It goes into the request's log entry.
+  const entries = new WeakMap();
+  provider.on('grant.error', (ctx, error) => {
+    const entry = entries.get(ctx.req);
+    if (entry) entry.errorDetail = error.error_detail;
+  });
 
   // nonces 'rotating': oidc-provider's own nonces are time-based (a 60 s step, five accepted);
   // this source gives one nonce until a token is issued, then the next.
@@ -204,26 +235,13 @@ export async function startAuthorizationServer({
     rotateNonce = () => { current = b64u(randomBytes(16)); };
   }
 
-  /** An interaction (login and consent) finished at once: ACCOUNT, all the requested scopes. */
-  async function interaction(req, res) {
-    const details = await provider.interactionDetails(req, res);
-    const grant = new provider.Grant({ accountId: ACCOUNT, clientId: details.params.client_id });
-    const requested = String(details.params.scope ?? '').split(' ');
-    // SCOPES are in the provider's `scopes`, so a request's api:* scopes count as its own
-    // ("OIDC") scopes as well as the resource's.
-    const known = requested.filter((s) => s === 'openid' || SCOPES.split(' ').includes(s));
-    grant.addOIDCScope(known.join(' '));
-    grant.addResourceScope(AUDIENCE, known.filter((s) => s !== 'openid').join(' '));
-    const grantId = await grant.save();
-    await provider.interactionFinished(req, res, { login: { accountId: ACCOUNT }, consent: { grantId } },
-      { mergeWithLastSubmission: false });
-  }
-
   const callback = provider.callback();
   server.on('request', (req, res) => {
+    const url = new URL(req.url, issuer);
     const entry = {
       method: req.method,
-      path: new URL(req.url, issuer).pathname,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
       dpop: req.headersDistinct.dpop ?? [],
       authorization: req.headers.authorization,
       body: '',
@@ -232,6 +250,7 @@ export async function startAuthorizationServer({
       responseHeaders: {},
     };
     entry.nonceSent = entry.dpop.length === 1 ? proofNonce(entry.dpop[0]) : undefined;
+    entries.set(req, entry);
     req.on('data', (chunk) => { entry.body += chunk; });
     const end = res.end.bind(res);
     res.end = (chunk, ...rest) => {
@@ -260,14 +279,6 @@ export async function startAuthorizationServer({
       res.end('{"error":"not_found"}');
       return;
     }
-    if (entry.path.startsWith('/interaction/')) {
-      interaction(req, res).catch((e) => {
-        console.error('interaction:', e);
-        res.writeHead(500);
-        res.end();
-      });
-      return;
-    }
     callback(req, res);
   });
 
@@ -279,6 +290,8 @@ export async function startAuthorizationServer({
     provider,
     /** The token endpoint's requests so far. */
     tokenRequests: () => log.filter((e) => e.path === '/token'),
+    /** The requests that start a sign-in: the authorization endpoint's and PAR's. */
+    authorizationRequests: () => log.filter((e) => e.path === '/auth' || e.path === '/request'),
     close: () => close(server),
   };
 }

@@ -36,9 +36,14 @@ class dpop_response(ctypes.Structure):
     """The opaque C ``struct dpop_response``."""
 
 
+class dpop_task(ctypes.Structure):
+    """The opaque C ``struct dpop_task``."""
+
+
 KEY_P = ctypes.POINTER(dpop_key)
 HTTP_P = ctypes.POINTER(dpop_http)
 RESPONSE_P = ctypes.POINTER(dpop_response)
+TASK_P = ctypes.POINTER(dpop_task)
 
 _status = ctypes.c_int32  # dpop_status
 _str = ctypes.c_char_p  # const char * in, char * buffers out, const uint8_t * data in
@@ -108,6 +113,14 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "dpop_http_save_state": (_status, [HTTP_P, _str, _str]),
     "dpop_http_load_state": (_status, [HTTP_P, _str, _str]),
     "dpop_http_clear_state": (_status, [HTTP_P, _str]),
+    "dpop_http_get_async": (_status, [HTTP_P, _str, ctypes.POINTER(TASK_P)]),
+    "dpop_http_request_async": (_status, [HTTP_P, _str, _str, _str, _str, _size, ctypes.POINTER(TASK_P)]),
+    "dpop_task_wait": (_status, [TASK_P, _u32]),
+    "dpop_task_status": (_i32, [TASK_P]),
+    "dpop_task_cancel": (_status, [TASK_P]),
+    "dpop_task_result": (_status, [TASK_P, ctypes.POINTER(RESPONSE_P)]),
+    "dpop_task_last_error_text": (_status, [TASK_P, _str, _size, c_size_p]),
+    "dpop_task_free": (None, [TASK_P]),
     "dpop_version": (_str, []),
 }
 

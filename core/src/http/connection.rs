@@ -13,8 +13,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use ureq::tls::Certificate;
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, TcpConnector, Transport,
-    TransportAdapter,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, Transport, TransportAdapter,
 };
 
 /// Bytes of the socket layer's buffers, each way: any size works (the layer above reads and
@@ -24,10 +23,12 @@ pub(crate) const SOCKET_BUFFER: usize = 16 * 1024;
 /// Where the top layer's input buffer starts: a typical response head and body fit.
 const INPUT_START: usize = 8 * 1024;
 
-/// The connector chain of every agent: CONNECT proxy (when set), TCP, then [`Connection`].
+/// The connector chain of every agent: CONNECT proxy (when set), TCP (through
+/// [`interrupt::Connect`](super::interrupt), so that a cancel reaches a blocked connect, read
+/// or write), then [`Connection`].
 pub(crate) fn connector(roots: &Arc<Vec<Certificate<'static>>>, limits: Limits) -> impl Connector {
     ().chain(ConnectProxyConnector::default())
-        .chain(TcpConnector::default())
+        .chain(super::interrupt::Connect)
         .chain(TopLayer {
             tls: client_config(roots),
             limits,

@@ -1,6 +1,7 @@
 //! One request/response of the client: a fresh proof with the origin's latest nonce, the
 //! access token, the nonce learned from the answer, and the session log entry.
 
+use super::cancel::Cancel;
 use super::log::LoggedRequest;
 use super::response::SentProof;
 use super::skew;
@@ -48,17 +49,21 @@ pub(crate) struct Exchange<'a> {
     pub(crate) deadline: std::time::Instant,
     /// Whether the request carries a DPoP proof (all but metadata requests do).
     pub(crate) proof: bool,
+    /// The call's cancel flag: looked at before the exchange, and lent to its connection.
+    pub(crate) cancel: &'a Cancel,
 }
 
 impl Client {
-    /// Sends `request` once over `transport`.
+    /// Sends `request` once over `transport`, unless the call was cancelled.
     pub(crate) fn exchange(&self, transport: &Transport, request: &Exchange<'_>) -> Result<Response> {
         let Exchange {
             method,
             target,
             token,
+            cancel,
             ..
         } = *request;
+        cancel.check()?;
         let key = self.key.read().clone();
         let settings = self.auth_token.read().clone();
         let needs_proof = request.proof && token.is_none_or(AccessToken::is_dpop);
@@ -116,6 +121,7 @@ impl Client {
                 body: request.body,
                 max_body: request.max_body,
                 deadline: request.deadline,
+                cancel,
             },
         );
         if let Ok(response) = &mut outcome {

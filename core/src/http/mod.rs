@@ -6,10 +6,12 @@
 //! network I/O. This file holds the request path, top-down: [`Client::request`], the token it
 //! needs ([`token`]), and one [`exchange`] per attempt. The setters are in [`settings`].
 
+pub(crate) mod cancel;
 pub(crate) mod challenge;
 mod connection;
 mod diagnose;
 mod exchange;
+mod interrupt;
 pub(crate) mod log;
 mod metadata;
 mod nonce;
@@ -30,6 +32,7 @@ pub use state::{Protector, StateProtection};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::Key;
+use cancel::Cancel;
 use exchange::{check_headers, Exchange, Target};
 use log::SessionLog;
 use metadata::Metadata;
@@ -124,6 +127,20 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response> {
+        self.request_cancellable(method, url, headers, body, &Cancel::NEVER)
+    }
+
+    /// [`Client::request`] that `cancel` stops at its next step (see [`cancel`]): before each
+    /// exchange, in each wait, at the next read or connect. A token fetch it ends stores
+    /// nothing and leaves the token cache to the next request.
+    pub(crate) fn request_cancellable(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        cancel: &Cancel,
+    ) -> Result<Response> {
         let transport = Arc::clone(&self.transport.read());
         let deadline = Instant::now() + transport.settings.request_timeout;
         let target = Target::new(url, transport.settings.allow_insecure_http)?;
@@ -134,7 +151,7 @@ impl Client {
                 format!("a {method} request cannot carry a body"),
             ));
         }
-        let mut token = self.current_token(&transport, deadline)?;
+        let mut token = self.current_token(&transport, deadline, cancel)?;
         let mut nonce_retried = false;
         let mut token_retried = false;
         let mut waited = false;
@@ -150,12 +167,13 @@ impl Client {
                 max_body: transport.settings.max_body,
                 deadline,
                 proof: true,
+                cancel,
             };
             let mut response = self.exchange(&transport, &attempt)?;
             if !waited {
                 if let Some(wait) = retry::after(&response, self.retry_after_max(), deadline) {
                     waited = true;
-                    std::thread::sleep(wait);
+                    cancel.sleep(wait)?;
                     continue;
                 }
             }
@@ -198,7 +216,7 @@ impl Client {
                 if !token_retried && challenge::any_error(challenges.iter().copied(), "invalid_token") {
                     token_retried = true;
                     self.tokens.invalidate(used);
-                    token = self.current_token(&transport, deadline)?;
+                    token = self.current_token(&transport, deadline, cancel)?;
                     continue;
                 }
             }
@@ -244,6 +262,7 @@ impl Client {
         settings: &AuthToken,
         transport: &Transport,
         deadline: Instant,
+        cancel: &Cancel,
     ) -> Result<Option<Arc<Metadata>>> {
         let Some(issuer) = &settings.issuer else {
             return Ok(None);
@@ -264,6 +283,7 @@ impl Client {
                 max_body: metadata::MAX_METADATA,
                 deadline,
                 proof: false,
+                cancel,
             };
             let response = self.exchange(transport, &request)?;
             if response.is_success() {
@@ -285,7 +305,12 @@ impl Client {
 
     /// The token for the next request: the host's own, the cached one, or a fetched one;
     /// `None` when neither token settings nor a token were given.
-    fn current_token(&self, transport: &Transport, deadline: Instant) -> Result<Option<Arc<AccessToken>>> {
+    fn current_token(
+        &self,
+        transport: &Transport,
+        deadline: Instant,
+        cancel: &Cancel,
+    ) -> Result<Option<Arc<AccessToken>>> {
         // The settings may change while a token is fetched; the fetch is then dropped and the
         // settings read again. Each try reads the epoch before the settings.
         for _ in 0..SETTINGS_CHANGE_RETRIES {
@@ -299,8 +324,8 @@ impl Client {
             let options = *self.options.read();
             let fetched = self
                 .tokens
-                .get(epoch, options.refresh_margin, Some(deadline), |_| {
-                    self.fetch_token(&settings, options, transport, deadline)
+                .get(epoch, options.refresh_margin, Some(deadline), cancel, |_| {
+                    self.fetch_token(&settings, transport, deadline, cancel)
                 })
                 .inspect_err(|e| {
                     if matches!(e.kind(), ErrorKind::TokenEndpoint | ErrorKind::ProofRejected) {
@@ -326,11 +351,11 @@ impl Client {
     fn fetch_token(
         &self,
         settings: &AuthToken,
-        options: Options,
         transport: &Transport,
         deadline: Instant,
+        cancel: &Cancel,
     ) -> Result<AccessToken> {
-        let metadata = self.metadata(settings, transport, deadline)?;
+        let metadata = self.metadata(settings, transport, deadline, cancel)?;
         if let Some(m) = &metadata {
             check_metadata(m, settings, self.key.read().as_deref())?;
         }
@@ -339,7 +364,7 @@ impl Client {
             metadata.as_deref(),
             transport,
             deadline,
-            options.accept_bearer,
+            cancel,
             |grant| token::fetch(grant, self.tokens.refresh_token()),
         )
     }
@@ -352,7 +377,7 @@ impl Client {
         metadata: Option<&Metadata>,
         transport: &Transport,
         deadline: Instant,
-        accept_bearer: bool,
+        cancel: &Cancel,
         f: impl FnOnce(&GrantContext<'_>) -> R,
     ) -> R {
         let token_endpoint = settings
@@ -366,10 +391,11 @@ impl Client {
             audience: settings.issuer.as_deref().unwrap_or(token_endpoint),
             server_algs: metadata.and_then(|m| m.dpop_algs.as_deref()),
             dpop_key: self.key.read().clone(),
-            accept_bearer,
+            accept_bearer: self.options.read().accept_bearer,
             allow_insecure_http: transport.settings.allow_insecure_http,
             clock: self.clock.as_ref(),
             deadline,
+            cancel,
             send: &|request| self.exchange(transport, request),
             correction: &|origin| self.time_correction(origin),
         };

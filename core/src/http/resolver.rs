@@ -7,6 +7,7 @@
 //! allowed to loopback only (unless insecure http was allowed), and a name such as `localhost`
 //! passes only when every address it resolves to is a loopback address.
 
+use super::cancel::{self, SLICE};
 use crate::error::{Error, ErrorKind};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -51,10 +52,26 @@ impl Resolver {
         } else {
             let (tx, rx) = mpsc::sync_channel(1);
             let query = key.clone();
-            std::thread::spawn(move || tx.send(query.to_socket_addrs().map(Iterator::collect)).ok());
-            match rx.recv_timeout(*timeout.after) {
-                Ok(found) => found?,
-                Err(_) => return Err(ureq::Error::Timeout(timeout.reason)),
+            crate::threads::spawn("dpop-lookup", move || {
+                let _ = tx.send(query.to_socket_addrs().map(Iterator::collect));
+            })?;
+            // A cancellable call looks at its cancel flag between slices of the wait.
+            let cancel = cancel::lent();
+            let until = Instant::now() + *timeout.after;
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                let wait = if cancel.can_cancel() {
+                    left.min(SLICE)
+                } else {
+                    left
+                };
+                match rx.recv_timeout(wait) {
+                    Ok(found) => break found?,
+                    Err(mpsc::RecvTimeoutError::Timeout) if wait < left => {
+                        cancel.check().map_err(super::interrupt::to_ureq)?;
+                    }
+                    Err(_) => return Err(ureq::Error::Timeout(timeout.reason)),
+                }
             }
         };
         let mut cache = self.cache.lock();

@@ -1,6 +1,7 @@
 //! The blocking HTTP transport on ureq + rustls: agent settings, URL policy, deadlines, error
 //! mapping.
 
+use super::cancel::{self, Cancel};
 use super::connection::{self, Limits};
 use super::resolver::Resolver;
 use super::response::Response;
@@ -38,7 +39,7 @@ impl Transport {
                     ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
                 ) {
                     return Err(unusable(
-                        &"only http:// and https:// (CONNECT) proxies are supported",
+                        &"only http:// and https:// (CONNECT) proxies are supported, not SOCKS",
                     ));
                 }
                 Some(proxy)
@@ -101,7 +102,8 @@ impl Default for TransportSettings {
 
 /// Builds an agent: TLS always verified, no redirects followed (a proof is bound to the URL
 /// it was made for), keep-alive pooling, HTTP errors returned as responses, names resolved by
-/// [`Resolver`] (IP literals never looked up, names cached, lookups within the deadline).
+/// [`Resolver`] (IP literals never looked up, names cached, lookups within the deadline),
+/// connections that a cancel interrupts ([`super::interrupt`]).
 fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
     let roots = if s.system_roots {
         match system_roots() {
@@ -284,20 +286,33 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) max_body: u64,
     /// When the whole request (of which this exchange is a part) must be done.
     pub(crate) deadline: Instant,
+    /// The request's cancel flag, lent to the connection for this exchange.
+    pub(crate) cancel: &'a Cancel,
 }
 
-/// Sends one request and reads the whole response, within the request's deadline.
+/// Sends one request and reads the whole response, within the request's deadline; a cancel
+/// ends it at the next read, connect or write (`Cancelled`, whatever else went wrong then).
 pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Response> {
     let Outgoing {
         method,
         url,
         deadline,
+        cancel,
         ..
     } = *outgoing;
+    cancel.check()?;
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
         return Err(out_of_time(transport, url, "before the exchange could start"));
     }
+    let _lent = cancel::lend(cancel);
+    let failed = |e: ureq::Error| {
+        if cancel.is_cancelled() {
+            cancel::cancelled()
+        } else {
+            transport_error(transport, e, url)
+        }
+    };
     let agent = transport.agent_for(url);
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (name, value) in outgoing.headers {
@@ -327,7 +342,7 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
                 .build(),
         )
     }
-    .map_err(|e| transport_error(transport, e, url))?;
+    .map_err(failed)?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -344,7 +359,7 @@ pub(crate) fn send(transport: &Transport, outgoing: &Outgoing<'_>) -> Result<Res
         .into_with_config()
         .limit(outgoing.max_body)
         .read_to_vec()
-        .map_err(|e| transport_error(transport, e, url))?;
+        .map_err(failed)?;
     Ok(Response::new(status, headers, body))
 }
 
@@ -427,6 +442,20 @@ fn transport_error(transport: &Transport, e: ureq::Error, url: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_socks_proxy_is_refused_when_it_is_set() {
+        let with = |proxy: &str| {
+            Transport::new(TransportSettings {
+                proxy: Some(proxy.to_string()),
+                ..TransportSettings::default()
+            })
+        };
+        let e = with("socks5://127.0.0.1:1080").err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::HttpConfig);
+        assert!(e.message().contains("SOCKS"), "{}", e.message());
+        assert!(with("http://127.0.0.1:3128").is_ok());
+    }
 
     #[test]
     fn handles_with_the_same_ca_share_one_list_of_roots() {

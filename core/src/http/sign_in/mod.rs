@@ -18,6 +18,7 @@ mod settings;
 
 pub(crate) use settings::{parse as parse_settings, SignInSettings, MEMBERS};
 
+use super::cancel::Cancel;
 use super::metadata::Metadata;
 use super::token::{self, AuthToken, CodeExchange, GrantType};
 use super::transport;
@@ -105,7 +106,7 @@ impl Client {
         let transport = Arc::clone(&self.transport.read());
         let allow_insecure = transport.settings.allow_insecure_http;
         let deadline = Instant::now() + transport.settings.request_timeout;
-        let metadata = self.metadata(&settings, &transport, deadline)?;
+        let metadata = self.metadata(&settings, &transport, deadline, &Cancel::NEVER)?;
         if let Some(m) = &metadata {
             check_metadata(m, &settings, Some(&key))?;
             if let Some(methods) = m
@@ -164,13 +165,12 @@ impl Client {
                     metadata.as_ref().and_then(|m| m.par_endpoint.as_ref()),
                 )?,
             };
-            let accept_bearer = self.options.read().accept_bearer;
             let request_uri = self.with_grant(
                 &settings,
                 metadata.as_deref(),
                 &transport,
                 deadline,
-                accept_bearer,
+                &Cancel::NEVER,
                 |cx| request::push(cx, &par_endpoint, &params, &one_time.secrets()),
             )?;
             request::url_with(
@@ -180,7 +180,6 @@ impl Client {
         } else {
             request::url_with(&authorization_endpoint, &params)?
         };
-        drop(params);
         let started = Arc::new(SignIn {
             url,
             redirect_uri,
@@ -269,7 +268,6 @@ impl Client {
         let transport = Arc::clone(&self.transport.read());
         let deadline = Instant::now() + transport.settings.request_timeout;
         let settings = &sign_in.settings;
-        let accept_bearer = self.options.read().accept_bearer;
         let exchange = CodeExchange {
             code,
             code_verifier: &sign_in.one_time.code_verifier,
@@ -280,7 +278,7 @@ impl Client {
             sign_in.metadata.as_deref(),
             &transport,
             deadline,
-            accept_bearer,
+            &Cancel::NEVER,
             |cx| token::exchange_code(cx, &exchange),
         )?;
         if let Some(nonce) = &sign_in.one_time.nonce {

@@ -507,17 +507,23 @@ fn a_new_refresh_token_is_saved_again_until_the_key_changes() {
     // What the token cache does when the token endpoint issues a new refresh token.
     let store = |rt: &str| {
         c.tokens
-            .get(c.tokens.epoch(), std::time::Duration::ZERO, None, |_| {
-                Ok(crate::http::token::AccessToken {
-                    value: Zeroizing::new("at".into()),
-                    token_type: "DPoP".into(),
-                    refresh_token: Some(Zeroizing::new(rt.into())),
-                    scope: None,
-                    received: std::time::Instant::now(),
-                    lifetime: Some(std::time::Duration::ZERO),
-                    manual: false,
-                })
-            })
+            .get(
+                c.tokens.epoch(),
+                std::time::Duration::ZERO,
+                None,
+                &crate::http::cancel::Cancel::NEVER,
+                |_| {
+                    Ok(crate::http::token::AccessToken {
+                        value: Zeroizing::new("at".into()),
+                        token_type: "DPoP".into(),
+                        refresh_token: Some(Zeroizing::new(rt.into())),
+                        scope: None,
+                        received: std::time::Instant::now(),
+                        lifetime: Some(std::time::Duration::ZERO),
+                        manual: false,
+                    })
+                },
+            )
             .unwrap();
         c.save_rotated_state();
     };

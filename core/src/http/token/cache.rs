@@ -4,6 +4,7 @@
 use super::AccessToken;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::cancel::{Cancel, SLICE};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,11 +74,16 @@ impl TokenCache {
     ///
     /// `Ok(None)` when the settings changed since `epoch` (before or during the fetch, whose
     /// token is then dropped): read them again and ask again.
+    ///
+    /// `cancel` ends a wait for another caller's fetch (`Cancelled`; that fetch goes on). A
+    /// fetch that ends `Cancelled` stores nothing (no failure, no back-off) and releases the
+    /// waiters, which then fetch themselves.
     pub(crate) fn get(
         &self,
         epoch: u64,
         margin: Duration,
         deadline: Option<Instant>,
+        cancel: &Cancel,
         fetch: impl FnOnce(Option<Arc<AccessToken>>) -> Result<AccessToken>,
     ) -> Result<Option<Arc<AccessToken>>> {
         let mut state = self.state.lock();
@@ -100,10 +106,22 @@ impl TokenCache {
             }
             let generation = state.generation;
             while state.generation == generation {
-                match deadline {
-                    Some(deadline) => {
-                        if self.done.wait_until(&mut state, deadline).timed_out()
+                cancel.check()?;
+                // A cancellable caller wakes every slice to look at its flag.
+                let wake = match (deadline, cancel.can_cancel()) {
+                    (None, false) => None,
+                    (Some(deadline), false) => Some(deadline),
+                    (deadline, true) => {
+                        let slice = Instant::now() + SLICE;
+                        Some(deadline.map_or(slice, |d| d.min(slice)))
+                    }
+                };
+                match wake {
+                    Some(wake) => {
+                        let timed_out = self.done.wait_until(&mut state, wake).timed_out();
+                        if timed_out
                             && state.generation == generation
+                            && deadline.is_some_and(|d| Instant::now() >= d)
                         {
                             return Err(Error::new(
                                 ErrorKind::HttpTimeout,
@@ -264,7 +282,13 @@ impl Fetching<'_> {
         state.fetching = false;
         state.generation += 1;
         let now = cache.clock.now();
-        let outcome = if state.epoch != epoch {
+        let cancelled = matches!(&outcome, Err(e) if e.kind() == ErrorKind::Cancelled);
+        let outcome = if cancelled {
+            // The host stopped the request that fetched: nothing was learned about the
+            // server, so nothing is kept; the waiters go round again and one of them fetches.
+            state.last_failure = None;
+            outcome.map(Some)
+        } else if state.epoch != epoch {
             // Fetched under settings that have changed since: dropped.
             state.last_failure = None;
             Ok(None)
@@ -346,7 +370,7 @@ mod tests {
         fetch: impl FnOnce(Option<Arc<AccessToken>>) -> Result<AccessToken>,
     ) -> Result<Arc<AccessToken>> {
         cache
-            .get(cache.epoch(), margin, None, fetch)
+            .get(cache.epoch(), margin, None, &Cancel::NEVER, fetch)
             .map(|t| t.expect("the settings did not change"))
     }
 
@@ -513,7 +537,7 @@ mod tests {
     fn a_fetch_made_under_settings_changed_meanwhile_is_dropped() {
         let (cache, clock) = cache();
         let epoch = cache.epoch();
-        let outcome = cache.get(epoch, Duration::ZERO, None, |_| {
+        let outcome = cache.get(epoch, Duration::ZERO, None, &Cancel::NEVER, |_| {
             // The host changes the settings (or the key) while the token request runs.
             cache.reset(false);
             Ok(token(clock.as_ref(), 60))
@@ -525,7 +549,7 @@ mod tests {
         assert!(cache.peek().is_none(), "the old settings' token is not kept");
         // An old epoch is refused at once.
         assert!(cache
-            .get(epoch, Duration::ZERO, None, |_| panic!("not run"))
+            .get(epoch, Duration::ZERO, None, &Cancel::NEVER, |_| panic!("not run"))
             .unwrap()
             .is_none());
     }
@@ -533,7 +557,7 @@ mod tests {
     #[test]
     fn a_fetch_in_flight_cannot_replace_the_hosts_own_token() {
         let (cache, clock) = cache();
-        let outcome = cache.get(cache.epoch(), Duration::ZERO, None, |_| {
+        let outcome = cache.get(cache.epoch(), Duration::ZERO, None, &Cancel::NEVER, |_| {
             let mut own = token(clock.as_ref(), 60);
             own.manual = true;
             own.value = Zeroizing::new("host".into());
@@ -612,11 +636,91 @@ mod tests {
             });
             fetch_started.wait();
             let deadline = Instant::now() + Duration::from_millis(50);
-            let waited = cache.get(cache.epoch(), Duration::ZERO, Some(deadline), |_| {
-                panic!("not run")
-            });
+            let waited = cache.get(
+                cache.epoch(),
+                Duration::ZERO,
+                Some(deadline),
+                &Cancel::NEVER,
+                |_| panic!("not run"),
+            );
             assert_eq!(waited.unwrap_err().kind(), ErrorKind::HttpTimeout);
             release.wait();
         });
+    }
+
+    #[test]
+    fn a_cancelled_fetch_releases_the_waiters_and_stores_nothing() {
+        let (cache, clock) = cache();
+        let fetch_started = std::sync::Barrier::new(2);
+        let fetches = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let fetcher = s.spawn(|| {
+                get(&cache, Duration::ZERO, |_| {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    fetch_started.wait();
+                    // Let the waiter block on this fetch first.
+                    std::thread::sleep(Duration::from_millis(100));
+                    Err(crate::http::cancel::cancelled())
+                })
+            });
+            fetch_started.wait();
+            // Released by the cancelled fetch, the waiter is not handed its error: it fetches.
+            let waited = get(&cache, Duration::ZERO, |_| {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                Ok(token(clock.as_ref(), 60))
+            });
+            assert_eq!(fetcher.join().unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
+            assert_eq!(waited.unwrap().value.as_str(), "at");
+        });
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_cancelled_refresh_keeps_the_token_and_does_not_back_off() {
+        let (cache, clock) = cache();
+        let margin = Duration::from_secs(60);
+        let first = get(&cache, margin, |_| Ok(token(clock.as_ref(), 4))).unwrap();
+        // Due for refresh (within half of its 4 s), not expired.
+        clock.advance(Duration::from_millis(2100));
+        let cancelled = get(&cache, margin, |_| Err(crate::http::cancel::cancelled()));
+        assert_eq!(cancelled.unwrap_err().kind(), ErrorKind::Cancelled);
+        assert!(Arc::ptr_eq(&cache.peek().unwrap(), &first), "the token stays");
+        let refreshed = get(&cache, margin, |old| {
+            assert!(Arc::ptr_eq(old.as_ref().unwrap(), &first));
+            Ok(token(clock.as_ref(), 600))
+        })
+        .unwrap();
+        assert!(
+            !Arc::ptr_eq(&refreshed, &first),
+            "the next caller refreshes at once"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_waiter_gives_up_while_the_fetch_goes_on() {
+        let (cache, clock) = cache();
+        let fetch_started = std::sync::Barrier::new(2);
+        let release = std::sync::Barrier::new(2);
+        let cancel = Cancel::new();
+        std::thread::scope(|s| {
+            let fetcher = s.spawn(|| {
+                get(&cache, Duration::ZERO, |_| {
+                    fetch_started.wait();
+                    release.wait();
+                    Ok(token(clock.as_ref(), 60))
+                })
+            });
+            fetch_started.wait();
+            let waiter = s.spawn(|| {
+                cache.get(cache.epoch(), Duration::ZERO, None, &cancel, |_| {
+                    panic!("the waiter does not fetch")
+                })
+            });
+            cancel.cancel();
+            assert_eq!(waiter.join().unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
+            release.wait();
+            assert!(fetcher.join().unwrap().is_ok());
+        });
+        assert!(cache.peek().is_some(), "the fetch's token is kept");
     }
 }

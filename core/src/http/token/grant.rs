@@ -9,6 +9,7 @@ use super::auth_token::{ClientAuth, GrantType};
 use super::{assertion, describe_error, error_code, AccessToken, AuthToken};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http::cancel::Cancel;
 use crate::http::exchange::{Exchange, Target};
 use crate::http::{challenge, diagnose, retry, skew, Response};
 use crate::key::Key;
@@ -35,6 +36,8 @@ pub(crate) struct GrantContext<'a> {
     pub(crate) clock: &'a dyn Clock,
     /// When the request that needs the token must be done.
     pub(crate) deadline: std::time::Instant,
+    /// The cancel flag of the request that needs the token.
+    pub(crate) cancel: &'a Cancel,
     /// Sends one request (with a fresh proof carrying the origin's latest nonce) and learns
     /// the nonce and the clock of its answer.
     pub(crate) send: &'a dyn Fn(&Exchange<'_>) -> Result<Response>,
@@ -201,6 +204,7 @@ pub(crate) fn post_form(cx: &GrantContext<'_>, post: &Post<'_>) -> Result<Respon
             max_body: post.max_body,
             deadline: cx.deadline,
             proof: true,
+            cancel: cx.cancel,
         };
         let response = (cx.send)(&exchange)?;
         if response.is_success() {
@@ -209,7 +213,7 @@ pub(crate) fn post_form(cx: &GrantContext<'_>, post: &Post<'_>) -> Result<Respon
         if !waited {
             if let Some(wait) = retry::after(&response, settings.retry_after_max, cx.deadline) {
                 waited = true;
-                std::thread::sleep(wait);
+                cx.cancel.sleep(wait)?;
                 continue;
             }
         }
