@@ -167,8 +167,8 @@ PY
     BUILD_DIR=$out tests/with_server.sh --refresh-tokens --no-record --client m2m.dpop:win-state-secret-2Kp9 -- \
         env DPOP_CLIENT_SECRET=win-state-secret-2Kp9 wine "$run/state_dpapi.exe" "$run"
     echo "== $arch under Wine: the C++ binding's test"
-    BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:cpp-binding-secret-7Hs2Lq -- \
-        env DPOP_CLIENT_SECRET=cpp-binding-secret-7Hs2Lq wine "$run/cpp_test_dpop.exe"
+    BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:cpp-binding-secret-7Hs2Lq --public-client desktop.cpp -- \
+        env DPOP_CLIENT_SECRET=cpp-binding-secret-7Hs2Lq DPOP_SIGN_IN_CLIENT=desktop.cpp wine "$run/cpp_test_dpop.exe"
     echo "== $arch under Wine: the COM server"
     tests/com/run.sh "$dist"
 }

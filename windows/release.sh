@@ -53,8 +53,10 @@ done
 cp "$folder/x64/dpop.dll" "$folder/x64/dpop64.dll"
 cp bindings/dataflex/dpop.pkg bindings/dataflex/DpopAx.pkg bindings/dataflex/README.md bindings/dataflex/COM.md \
    bindings/dataflex/ClientCredentials.src bindings/dataflex/ClientCredentialsCom.src "$folder/dataflex/"
+cp bindings/dataflex/SignIn.src "$folder/dataflex/"
 cp src/com/dpop.idl "$folder/com/"
 cp tests/com/client_credentials.vbs "$folder/com/"
+cp tests/com/sign_in_sample.vbs "$folder/com/"
 cat > "$folder/README.md" <<EOF
 # libdpop $version for Windows
 
@@ -70,8 +72,10 @@ Windows 7 and later; the DLLs import system DLLs only.
 - COM: \`regsvr32 dpop.dll\` (all users) or \`regsvr32 /n /i:user dpop.dll\` (this user only),
   from the folder of the host's bitness (most DataFlex, VB6 and Office programs are 32-bit:
   \`x86\`). Objects: Dpop.PrivateKey, Dpop.Http, Dpop.HttpResponse, Dpop.JsonObject;
-  \`com/client_credentials.vbs\` is the reference sample in VBScript, \`com/dpop.idl\` the
-  type library's source (the library itself is inside the DLL).
+  \`com/client_credentials.vbs\` is the reference sample in VBScript,
+  \`com/sign_in_sample.vbs\` a desktop program that signs its user in through the browser and
+  keeps the sign-in with DPAPI, \`com/dpop.idl\` the type library's source (the library itself
+  is inside the DLL).
 - DataFlex: \`dataflex/DpopAx.pkg\` (the COM classes, as the Studio's COM import makes them)
   or \`dataflex/dpop.pkg\` (External_Function); see the READMEs there.
 EOF

@@ -21,6 +21,10 @@ use windows::Win32::System::Com::IDispatch;
 use windows::Win32::System::Variant::{VARIANT, VT_BYREF, VT_DISPATCH, VT_UNKNOWN, VT_VARIANT};
 use windows_core::{implement, IUnknown, Interface, BSTR, HRESULT};
 
+// The desktop members' bodies (sign-in, saved state), in their own file.
+#[path = "http_desktop.rs"]
+mod desktop;
+
 /// An HTTP object with automatic DPoP. May be used from several threads at once, like the C
 /// `dpop_http`; `LastStatus`, `LastErrorText` and `LastMethodSuccess` belong to the calling
 /// thread.
@@ -555,5 +559,39 @@ impl IDpopHttp_Impl for Http_Impl {
         self.task("HttpStrAsync", out, || {
             http_str_request(&verb, &url, &body, &charset, &content_type)
         })
+    }
+
+    // The desktop members (http_desktop.rs).
+
+    unsafe fn SignIn(&self, timeout_ms: i32, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.sign_in("SignIn", Some(true), timeout_ms, out)
+    }
+
+    unsafe fn SignInStart(&self, open_browser: VARIANT_BOOL, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.sign_in_start(flag(open_browser), out)
+    }
+
+    unsafe fn get_SignInUrl(&self, out: *mut BSTR) -> HRESULT {
+        self.sign_in_url(out)
+    }
+
+    unsafe fn SignInWait(&self, timeout_ms: i32, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.sign_in("SignInWait", None, timeout_ms, out)
+    }
+
+    unsafe fn SignInCancel(&self) -> HRESULT {
+        self.sign_in_cancel()
+    }
+
+    unsafe fn SaveState(&self, path: InBstr, passphrase: InBstr, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.state("SaveState", false, &path, &passphrase, out)
+    }
+
+    unsafe fn LoadState(&self, path: InBstr, passphrase: InBstr, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.state("LoadState", true, &path, &passphrase, out)
+    }
+
+    unsafe fn ClearState(&self, path: InBstr, out: *mut VARIANT_BOOL) -> HRESULT {
+        self.clear_state(&path, out)
     }
 }

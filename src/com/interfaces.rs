@@ -136,6 +136,14 @@ pub(crate) unsafe trait IDpopHttp: IDispatch {
         content_type: InBstr,
         task: *mut *mut c_void,
     ) -> HRESULT;
+    fn SignIn(&self, timeout_ms: i32, signed_in: *mut VARIANT_BOOL) -> HRESULT;
+    fn SignInStart(&self, open_browser: VARIANT_BOOL, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn get_SignInUrl(&self, url: *mut BSTR) -> HRESULT;
+    fn SignInWait(&self, timeout_ms: i32, signed_in: *mut VARIANT_BOOL) -> HRESULT;
+    fn SignInCancel(&self) -> HRESULT;
+    fn SaveState(&self, path: InBstr, passphrase: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn LoadState(&self, path: InBstr, passphrase: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn ClearState(&self, path: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
 }
 
 #[interface("091446aa-eafa-4eca-8f9f-28a50c4f02bb")]

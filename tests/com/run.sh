@@ -11,6 +11,10 @@
 #      discovery through issuer (status 200), and a rejected proof explained in LastErrorText;
 #      then asynchronous calls (tests/com/tasks.vbs): Dpop.Task run, waited for, cancelled
 #      while the server holds the request;
+#      then signing a user in and the saved state (tests/com/sign_in.vbs, with DPOP_BROWSER =
+#      tests/com/browser.c: SignIn, SaveState with DPAPI, a new object's LoadState and a call
+#      without signing in), and the sign-in sample (tests/com/sign_in_sample.vbs) twice, the
+#      second run from the saved state with no authorization request;
 #   4. C clients late-bound through IDispatch and early-bound through the type library's
 #      interfaces, and the type library checked against dpop.idl (tests/com/clients.sh);
 #   5. regsvr32 /u leaves no key of ours; regsvr32 /n /i:user registers under HKCU only, and
@@ -129,6 +133,37 @@ else
     fail "tasks.vbs"
     grep FAIL "$run/tasks.out" >&2 || cat "$run/tasks.out" >&2
 fi
+
+echo "== COM: signing a user in, the saved state with DPAPI (tests/com/sign_in.vbs)"
+# The headless browser DPOP_BROWSER names: GETs the authorization URL, follows the redirect.
+x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -O2 -o "$run/browser.exe" tests/com/browser.c -lws2_32
+browser=$(winepath -w "$run/browser.exe")
+state_dir=$(winepath -w "$run")
+if BUILD_DIR=$run DPOP_BROWSER=$browser tests/with_server.sh --public-client desktop.com -- \
+    bash -c 'wine cscript //nologo tests/com/sign_in.vbs "${DPOP_TOKEN_ENDPOINT%/token}" desktop.com "$0"' \
+    "$state_dir" > "$run/sign_in.out"; then
+    ok "$(tail -1 "$run/sign_in.out" | tr -d '\r')"
+else
+    fail "sign_in.vbs"
+    grep FAIL "$run/sign_in.out" >&2 || cat "$run/sign_in.out" >&2
+fi
+
+echo "== COM: the sign-in sample twice (tests/com/sign_in_sample.vbs): the second run from the saved state"
+sample=$run/sign_in_sample
+if BUILD_DIR=$run DPOP_BROWSER=$browser tests/with_server.sh --public-client desktop-app -- \
+    bash -c 'for n in 1 2; do wine cscript //nologo tests/com/sign_in_sample.vbs "${DPOP_TOKEN_ENDPOINT%/token}" \
+        "$DPOP_API_URL" desktop-app "$0" > "$1.$n.out" || exit 1; done' "$state_dir\\sample.state" "$sample"; then
+    ok "sign_in_sample.vbs ran twice"
+else
+    fail "sign_in_sample.vbs ran twice"
+    cat "$sample".*.out >&2 || true
+fi
+check "sign_in_sample.vbs: the first run signed in through the browser (200)" \
+    bash -c "grep -q 'signed in through the browser' '$sample.1.out' && grep -q '^status: 200' '$sample.1.out'"
+check "sign_in_sample.vbs: the second run signed in from the saved state (200)" \
+    bash -c "grep -q 'signed in from the saved state' '$sample.2.out' && grep -q '^status: 200' '$sample.2.out'"
+check "sign_in_sample.vbs: the second run made no authorization request" \
+    test "$(grep -c 'GET /authorize' "$run/test-server.log")" -eq 1
 
 echo "== COM: C clients (IDispatch and vtables) and the type library"
 if [ -x tests/com/clients.sh ]; then
