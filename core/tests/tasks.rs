@@ -297,6 +297,51 @@ fn tasks_beyond_the_pool_wait_in_its_queue_and_a_queued_one_cancels_at_once() {
 }
 
 #[test]
+fn a_task_moves_large_bodies_both_ways() {
+    // Many reads and writes that find the socket not ready yet, on a task's non-blocking path.
+    let server = Server::start(config()).unwrap();
+    let client = client_for(&server);
+    let sent = "x".repeat(900 * 1024);
+    let echo = format!("{}/dpop/echo", server.base_url());
+    let task = client.request_task("POST", &echo, &[("Content-Type", "text/plain")], sent.as_bytes());
+    task.run().unwrap();
+    assert!(task.wait(AT_MOST));
+    let response = task.outcome().unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(
+        body["body"].as_str().map(str::len),
+        Some(sent.len()),
+        "the whole body went"
+    );
+    let huge = Server::start(Config {
+        api_fault: Some(Fault::HugeBody(8 << 20)),
+        ..config()
+    })
+    .unwrap();
+    let client = client_for(&huge);
+    let task = get(&client, &huge.api_url());
+    assert!(task.wait(AT_MOST));
+    assert_eq!(
+        task.outcome().unwrap().unwrap().body().len(),
+        8 << 20,
+        "the whole body came"
+    );
+    let trickle = Server::start(Config {
+        api_fault: Some(Fault::Trickle {
+            bytes: 3_000,
+            per_second: 10_000,
+        }),
+        ..config()
+    })
+    .unwrap();
+    let client = client_for(&trickle);
+    let task = get(&client, &trickle.api_url());
+    assert!(task.wait(AT_MOST));
+    assert_eq!(task.outcome().unwrap().unwrap().body().len(), 3_000);
+}
+
+#[test]
 fn a_task_outlives_the_client_handle_it_came_from() {
     let server = Server::start(config()).unwrap();
     let client = client_for(&server);

@@ -1,7 +1,7 @@
 //! Cancelling a request in flight (a task's `cancel`): a flag the request looks at before each
 //! exchange and in every wait of its own (a `Retry-After` pause, another request's token
-//! fetch, a connect or a name lookup on a helper thread), and the socket it is reading or
-//! writing, which a cancel shuts down (see [`interrupt`](super::interrupt)).
+//! fetch, a connect or a name lookup on a helper thread, a read or a write that has to wait:
+//! see [`interrupt`](super::interrupt)); a cancel wakes the waits at once.
 //!
 //! The request carries its [`Cancel`] down to [`transport::send`](super::transport::send) as an
 //! argument. ureq gives a connection no per-request context, so `send` lends it to the calling
@@ -12,12 +12,13 @@ use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ureq::unversioned::transport::ShutdownHandle;
 
-/// How long a blocked wait (a connect, a name lookup, a wait for another request's token)
-/// lasts before it looks at the flag again: the longest a cancel goes unnoticed there.
+/// How long a wait that a cancel cannot wake (a connect or a name lookup on a helper thread,
+/// another request's token fetch) lasts before it looks at the flag again: the longest a
+/// cancel goes unnoticed there. Also the longest pause between a cancellable call's attempts
+/// to read or write.
 pub(crate) const SLICE: Duration = Duration::from_millis(25);
 
 /// The cancel flag of one request; clones share it.
@@ -30,8 +31,6 @@ struct Flag {
     /// Wakes a [`Cancel::sleep`] at once.
     lock: Mutex<()>,
     wake: Condvar,
-    /// The socket the call is reading or writing now, shut down by a cancel.
-    socket: Mutex<Option<Weak<dyn ShutdownHandle>>>,
 }
 
 impl Cancel {
@@ -43,31 +42,14 @@ impl Cancel {
         Cancel(Some(Arc::default()))
     }
 
-    /// Asks the request to stop at its next step, and interrupts the read or write it is
-    /// blocked in; any thread may call it, more than once.
+    /// Asks the request to stop at its next step, and wakes its [`Cancel::sleep`]; any thread
+    /// may call it, more than once.
     pub(crate) fn cancel(&self) {
         if let Some(flag) = &self.0 {
             flag.set.store(true, Ordering::SeqCst);
-            if let Some(socket) = flag.socket.lock().as_ref().and_then(Weak::upgrade) {
-                socket.shutdown();
-            }
             let _sleepers = flag.lock.lock();
             flag.wake.notify_all();
         }
-    }
-
-    /// Attaches `socket` to the flag while the returned guard lives (one read or write), so
-    /// that a cancel meanwhile shuts it down; `Err(Cancelled)` if the flag is set already. Once
-    /// the guard is dropped a cancel leaves the socket alone (it may go back to the pool).
-    pub(crate) fn attach(&self, socket: &Weak<dyn ShutdownHandle>) -> Result<Attached<'_>> {
-        let Some(flag) = &self.0 else {
-            return Ok(Attached(None));
-        };
-        *flag.socket.lock() = Some(socket.clone());
-        let attached = Attached(Some(flag));
-        // A cancel that came before the socket was attached did not see it.
-        self.check()?;
-        Ok(attached)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -102,17 +84,6 @@ impl Cancel {
         }
         drop(guard);
         self.check()
-    }
-}
-
-/// A socket attached to a cancel flag, detached when dropped.
-pub(crate) struct Attached<'a>(Option<&'a Flag>);
-
-impl Drop for Attached<'_> {
-    fn drop(&mut self) {
-        if let Some(flag) = self.0 {
-            *flag.socket.lock() = None;
-        }
     }
 }
 
@@ -186,30 +157,5 @@ mod tests {
             assert!(lent().is_cancelled(), "the outer flag is back");
         }
         assert!(!lent().can_cancel(), "nothing is lent any more");
-    }
-
-    #[derive(Default)]
-    struct Socket(std::sync::atomic::AtomicUsize);
-
-    impl ShutdownHandle for Socket {
-        fn shutdown(&self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    #[test]
-    fn a_cancel_shuts_down_the_attached_socket_only_while_it_is_attached() {
-        let socket = Arc::new(Socket::default());
-        let weak = Arc::downgrade(&socket) as Weak<dyn ShutdownHandle>;
-        let cancel = Cancel::new();
-        drop(cancel.attach(&weak).unwrap());
-        let attached = cancel.attach(&weak).unwrap();
-        cancel.cancel();
-        assert_eq!(socket.0.load(Ordering::SeqCst), 1, "shut down while attached");
-        drop(attached);
-        cancel.cancel();
-        assert_eq!(socket.0.load(Ordering::SeqCst), 1, "left alone once detached");
-        assert_eq!(cancel.attach(&weak).err().unwrap().kind(), ErrorKind::Cancelled);
-        assert!(Cancel::NEVER.attach(&weak).is_ok());
     }
 }
