@@ -81,18 +81,22 @@ pub(crate) fn secrets(text: &str, secrets: &[&str]) -> String {
         }
     }
     // A secret holding `*` can be formed again by a mask and what is beside it (`a***` in
-    // `aa***` gives `a****`): replace until none is left. Each round turns at least one
-    // character that is not `*` into masks, so this ends; a form made of `*` alone tells
-    // nothing a mask does not, and is left to the first round.
-    let mut starred: Vec<&String> = all
+    // `aa***` gives `a****`): replace until a round finds none. Each round that replaces turns
+    // at least one character that is not `*` into masks, so this ends; a form made of `*` alone
+    // tells nothing a mask does not, and is left to the first round. Every form is looked for
+    // in every round, those the text did not hold before included: a mask that eats a run can
+    // bring another form's start next to its end (`*\uFFFD` after a run of `*\u{fffd}`).
+    let starred: Vec<&String> = all
         .iter()
         .filter(|f| f.contains('*') && f.chars().any(|c| c != '*'))
         .collect();
-    while !starred.is_empty() {
-        starred.retain(|form| out.contains(form.as_str()));
+    let mut replaced = true;
+    while replaced {
+        replaced = false;
         for form in &starred {
             if out.contains(form.as_str()) {
                 out = Zeroizing::new(out.replace(form.as_str(), MASK));
+                replaced = true;
             }
         }
     }
@@ -247,6 +251,11 @@ mod tests {
     #[test]
     fn a_secret_with_stars_is_not_formed_again_by_a_mask() {
         assert_eq!(secrets("aa***", &["a***"]), "*****");
+        // A form the text did not hold at first, brought together by masks that ate a run
+        // (fuzz/corpus/log_scrubber/regression-star-run.txt).
+        let text = "*\u{fffd}\u{fffd}\u{fffd}\\uFFFD";
+        let out = secrets(text, &["*\u{fffd}"]);
+        assert!(out.chars().all(|c| c == '*'), "{out}");
         let out = secrets("x*y**y*x *y*", &["*y*", "y**y"]);
         assert!(!out.contains("*y*") && !out.contains("y**y"), "{out}");
         // A secret of stars alone is replaced once (it cannot be told from a mask).
