@@ -833,7 +833,8 @@ DPOP_API DPOP_CALL dpop_status dpop_http_sign_in_url(const struct dpop_http *htt
  * `sign_in_timeout` passed), `DPOP_ERR_CANCELLED` (`dpop_http_sign_in_cancel`), the token
  * endpoint's errors (`DPOP_ERR_TOKEN_ENDPOINT`, `DPOP_ERR_PROOF_REJECTED`, ...). A redirect
  * with another `state` is answered with an error page and ignored. Once the redirect has come,
- * the code exchange runs to its end (within the request timeout) before the call returns.
+ * the code exchange runs (within the request timeout, or until `dpop_http_sign_in_cancel`)
+ * before the call returns.
  *
  * Thread safety: may be called from any thread; a second thread waiting at the same time
  * waits for the first.
@@ -842,9 +843,10 @@ DPOP_API DPOP_CALL dpop_status dpop_http_sign_in_wait(struct dpop_http *http, ui
 
 /**
  * Cancels the sign-in in progress, if any (`DPOP_OK` also when there is none): a
- * `dpop_http_sign_in_wait` running in another thread returns `DPOP_ERR_CANCELLED` within a
- * few tens of milliseconds, the listener closes, and the next wait returns
- * `DPOP_ERR_CANCELLED` too.
+ * `dpop_http_sign_in_start` or `dpop_http_sign_in_wait` running in another thread returns
+ * `DPOP_ERR_CANCELLED` within a few tens of milliseconds (an exchange in flight, for the
+ * metadata, the pushed request or the code, stops at its next step), the listener closes,
+ * and the next wait returns `DPOP_ERR_CANCELLED` too.
  *
  * Thread safety: may be called from any thread at any time, the point of it.
  */

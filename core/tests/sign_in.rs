@@ -3,7 +3,7 @@
 //! endpoint's redirect to the client's loopback listener.
 
 use dpop_core::{Algorithm, Client, ErrorKind, Key, ManualClock};
-use dpop_testserver::{AuthorizationIss, ClientAuth, Config, IdTokenFault, RecordedRequest, Server};
+use dpop_testserver::{AuthorizationIss, ClientAuth, Config, Fault, IdTokenFault, RecordedRequest, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
@@ -445,6 +445,101 @@ fn a_cancel_from_another_thread_ends_the_wait_and_closes_the_listener() {
         "nothing in progress"
     );
     client.sign_in_cancel();
+}
+
+/// How long a cancelled exchange may take to stop: far below the timeouts the two tests below
+/// set (a minute), so an exchange that ran to a timeout fails. Not a speed claim.
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+fn long_timeouts(client: &Client) {
+    client
+        .set_timeouts(Duration::from_secs(60), Duration::from_secs(60))
+        .unwrap();
+    client.set_request_timeout(Duration::from_secs(120)).unwrap();
+}
+
+/// Polls until `condition` holds, failing after a minute.
+fn until(what: &str, condition: impl Fn() -> bool) {
+    let give_up = std::time::Instant::now() + WAIT * 2;
+    while !condition() {
+        assert!(std::time::Instant::now() < give_up, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_cancel_stops_a_code_exchange_that_hangs_and_keeps_no_token() {
+    let server = Server::start(config()).unwrap();
+    let (client, _, _) = client_with(&server, "");
+    long_timeouts(&client);
+    client.sign_in_start(false).unwrap();
+    let url = client.sign_in_url().unwrap();
+    server.set_token_fault(Some(Fault::Hang)).unwrap();
+    let (outcome, page, took) = std::thread::scope(|s| {
+        let page = s.spawn(move || browser(&url));
+        let wait = s.spawn(|| client.sign_in_wait(WAIT * 4));
+        until("the token endpoint holds the code exchange", || {
+            requests_to(&server, "/token").iter().any(|r| r.status == 0)
+        });
+        let cancelled_at = std::time::Instant::now();
+        client.sign_in_cancel();
+        let outcome = wait.join().unwrap();
+        let took = cancelled_at.elapsed();
+        (outcome, page.join().unwrap(), took)
+    });
+    assert_eq!(outcome.unwrap_err().kind(), ErrorKind::Cancelled);
+    assert!(took < PROMPTLY, "the exchange stopped {took:?} after the cancel");
+    assert_eq!(page.status, 400, "the browser is told: {page:?}");
+    assert!(page.body.contains("cancelled"), "{}", page.body);
+    server.set_token_fault(None).unwrap();
+    let e = client.get(&server.api_url()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignInRequired, "no token was kept: {e:?}");
+    assert!(client.sign_in_url().is_none(), "the sign-in has ended");
+}
+
+#[test]
+fn a_cancel_stops_a_start_whose_metadata_endpoint_hangs() {
+    // An issuer that accepts connections and never answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://127.0.0.1:{}", hung.local_addr().unwrap().port());
+    let (accepted, connections) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in hung.incoming().flatten() {
+            let _ = accepted.send(stream);
+        }
+    });
+    let client = Client::new();
+    client.set_key(Arc::new(Key::generate(Algorithm::Es256).unwrap()));
+    client
+        .set_auth_token(&format!(
+            r#"{{"grant_type":"authorization_code","client_id":"{PUBLIC}","issuer":"{issuer}",
+                "redirect_uri":"http://127.0.0.1:0/callback","scope":"api"}}"#
+        ))
+        .unwrap();
+    long_timeouts(&client);
+    let (outcome, took) = std::thread::scope(|s| {
+        let start = s.spawn(|| client.sign_in_start(false));
+        // Held open (not dropped) until the start has returned.
+        let _held = connections
+            .recv_timeout(WAIT)
+            .expect("the start connects to the issuer");
+        // The connection is accepted before the request is written: give the start a moment
+        // to be reading, though a cancel before that stops it as well.
+        std::thread::sleep(Duration::from_millis(100));
+        let cancelled_at = std::time::Instant::now();
+        client.sign_in_cancel();
+        let outcome = start.join().unwrap();
+        (outcome, cancelled_at.elapsed())
+    });
+    assert_eq!(outcome.unwrap_err().kind(), ErrorKind::Cancelled);
+    assert!(took < PROMPTLY, "the start stopped {took:?} after the cancel");
+    assert!(client.sign_in_url().is_none(), "no sign-in was started");
+    // A cancel with nothing in progress does not stop the next start.
+    client.sign_in_cancel();
+    let server = Server::start(config()).unwrap();
+    client.set_auth_token(&settings(&server, "")).unwrap();
+    client.sign_in_start(false).unwrap();
+    assert!(client.sign_in_url().is_some());
 }
 
 #[test]

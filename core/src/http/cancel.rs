@@ -5,8 +5,9 @@
 //!
 //! The request carries its [`Cancel`] down to [`transport::send`](super::transport::send) as an
 //! argument. ureq gives a connection no per-request context, so `send` lends it to the calling
-//! thread for the one exchange ([`lend`]); the wrappers read it there ([`lent`]). A synchronous
-//! call carries [`Cancel::NEVER`], which costs nothing and lends nothing.
+//! thread for the one exchange ([`lend`]); the wrappers read it there ([`lent`]). A call that
+//! nothing can cancel (a synchronous request) carries [`Cancel::NEVER`], which costs nothing
+//! and lends nothing.
 
 use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Condvar, Mutex};
@@ -34,7 +35,7 @@ struct Flag {
 }
 
 impl Cancel {
-    /// The flag of a call that cannot be cancelled (every synchronous call).
+    /// The flag of a call that cannot be cancelled (a synchronous request).
     pub(crate) const NEVER: Cancel = Cancel(None);
 
     /// A flag that [`Cancel::cancel`] sets.
@@ -49,6 +50,15 @@ impl Cancel {
             flag.set.store(true, Ordering::SeqCst);
             let _sleepers = flag.lock.lock();
             flag.wake.notify_all();
+        }
+    }
+
+    /// Whether `other` is a clone of this flag (two `NEVER`s are the same too).
+    pub(crate) fn same(&self, other: &Cancel) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
         }
     }
 

@@ -7,7 +7,9 @@
 //! A sign-in is started ([`Client::sign_in_start`]: the URL, the listener, the browser), then
 //! waited for in slices ([`Client::sign_in_wait`]) that a cancel from another thread
 //! ([`Client::sign_in_cancel`]) or the wait's own timeout end within a few tens of
-//! milliseconds; `sign_in_timeout` bounds it overall.
+//! milliseconds; `sign_in_timeout` bounds it overall. The cancel reaches the sign-in's
+//! exchanges too (the metadata, the pushed request, the code exchange), as a task's cancel
+//! reaches its request.
 
 mod browser;
 mod id_token;
@@ -27,7 +29,6 @@ use crate::error::{Error, ErrorKind, Result};
 use listener::Listener;
 use parking_lot::Mutex;
 use request::OneTime;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -35,9 +36,13 @@ use zeroize::Zeroizing;
 /// How long a wait sleeps between two looks at the listener, the cancel flag and the clock.
 const SLICE: Duration = Duration::from_millis(20);
 
-/// The sign-in in progress of a client, if any.
+/// The sign-in in progress of a client, if any, and the cancel flag of a start in progress
+/// (its metadata fetch and pushed request come before the sign-in exists).
 #[derive(Default)]
-pub(crate) struct SignInSlot(Mutex<Option<Arc<SignIn>>>);
+pub(crate) struct SignInSlot {
+    current: Mutex<Option<Arc<SignIn>>>,
+    starting: Mutex<Option<Cancel>>,
+}
 
 /// One sign-in, from its start to its end (signed in, failed, cancelled or timed out).
 struct SignIn {
@@ -56,7 +61,8 @@ struct SignIn {
     epoch: u64,
     deadline: Instant,
     timeout: Duration,
-    cancelled: AtomicBool,
+    /// Set by [`Client::sign_in_cancel`]; the start's flag, carried on to the code exchange.
+    cancel: Cancel,
     /// Held by the thread that waits.
     phase: Mutex<Phase>,
 }
@@ -79,8 +85,23 @@ impl Client {
     /// named by `DPOP_BROWSER`). A sign-in already in progress is cancelled.
     ///
     /// If the browser cannot be opened the error says so, and the sign-in stays in progress:
-    /// [`Client::sign_in_url`] gives the URL to open by other means.
+    /// [`Client::sign_in_url`] gives the URL to open by other means. A
+    /// [`Client::sign_in_cancel`] during the start (a slow metadata or PAR endpoint) ends it
+    /// with `Cancelled`.
     pub fn sign_in_start(&self, open_browser: bool) -> Result<()> {
+        let cancel = Cancel::new();
+        if let Some(previous) = self.sign_in.starting.lock().replace(cancel.clone()) {
+            previous.cancel();
+        }
+        let outcome = self.start(open_browser, &cancel);
+        let mut starting = self.sign_in.starting.lock();
+        if starting.as_ref().is_some_and(|c| c.same(&cancel)) {
+            *starting = None;
+        }
+        outcome
+    }
+
+    fn start(&self, open_browser: bool, cancel: &Cancel) -> Result<()> {
         let epoch = self.tokens.epoch();
         let settings = self.auth_token.read().clone().ok_or_else(|| {
             Error::new(
@@ -106,7 +127,7 @@ impl Client {
         let transport = Arc::clone(&self.transport.read());
         let allow_insecure = transport.settings.allow_insecure_http;
         let deadline = Instant::now() + transport.settings.request_timeout;
-        let metadata = self.metadata(&settings, &transport, deadline, &Cancel::NEVER)?;
+        let metadata = self.metadata(&settings, &transport, deadline, cancel)?;
         if let Some(m) = &metadata {
             check_metadata(m, &settings, Some(&key))?;
             if let Some(methods) = m
@@ -170,7 +191,7 @@ impl Client {
                 metadata.as_deref(),
                 &transport,
                 deadline,
-                &Cancel::NEVER,
+                cancel,
                 |cx| request::push(cx, &par_endpoint, &params, &one_time.secrets()),
             )?;
             request::url_with(
@@ -189,12 +210,14 @@ impl Client {
             epoch,
             deadline: Instant::now() + sign_in.timeout,
             timeout: sign_in.timeout,
-            cancelled: AtomicBool::new(false),
+            cancel: cancel.clone(),
             phase: Mutex::new(Phase::Listening(listener)),
             one_time,
             settings: Arc::clone(&settings),
         });
-        if let Some(previous) = self.sign_in.0.lock().replace(Arc::clone(&started)) {
+        // A cancel that came after the last exchange of the start.
+        cancel.check()?;
+        if let Some(previous) = self.sign_in.current.lock().replace(Arc::clone(&started)) {
             previous.cancel();
         }
         if open_browser {
@@ -206,8 +229,8 @@ impl Client {
     /// The URL of the sign-in in progress, for a host that opens it itself; `None` when no
     /// sign-in is in progress. It holds the sign-in's `state`: show it to the user only.
     pub fn sign_in_url(&self) -> Option<String> {
-        let sign_in = self.sign_in.0.lock().clone()?;
-        if sign_in.cancelled.load(Ordering::Acquire) {
+        let sign_in = self.sign_in.current.lock().clone()?;
+        if sign_in.cancel.is_cancelled() {
             return None;
         }
         let done = sign_in
@@ -225,10 +248,10 @@ impl Client {
     /// `sign_in_timeout` passed), `Cancelled`, or the token endpoint's error.
     ///
     /// A redirect with another `state` is answered with an error page and ignored. Once the
-    /// redirect has come, the code exchange runs to its end (within the request timeout)
-    /// before the browser gets its page.
+    /// redirect has come, the code exchange runs (within the request timeout, or until
+    /// [`Client::sign_in_cancel`]) before the browser gets its page.
     pub fn sign_in_wait(&self, timeout: Duration) -> Result<bool> {
-        let Some(sign_in) = self.sign_in.0.lock().clone() else {
+        let Some(sign_in) = self.sign_in.current.lock().clone() else {
             return Ok(false);
         };
         let now = Instant::now();
@@ -239,17 +262,21 @@ impl Client {
         if outcome.as_ref().is_err_and(|e| e.kind() == ErrorKind::Pending) {
             return outcome.map(|()| true);
         }
-        let mut slot = self.sign_in.0.lock();
+        let mut slot = self.sign_in.current.lock();
         if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &sign_in)) {
             *slot = None;
         }
         outcome.map(|()| true)
     }
 
-    /// Cancels the sign-in in progress, if any, from any thread: a wait in progress returns
-    /// `Cancelled` within a few tens of milliseconds, and so does the next wait.
+    /// Cancels the sign-in in progress, if any, from any thread: a start or a wait in
+    /// progress returns `Cancelled` within a few tens of milliseconds (a code exchange in
+    /// flight stops at its next step, as a task's request does), and so does the next wait.
     pub fn sign_in_cancel(&self) {
-        if let Some(sign_in) = self.sign_in.0.lock().clone() {
+        if let Some(starting) = self.sign_in.starting.lock().as_ref() {
+            starting.cancel();
+        }
+        if let Some(sign_in) = self.sign_in.current.lock().clone() {
             sign_in.cancel();
         }
     }
@@ -278,7 +305,7 @@ impl Client {
             sign_in.metadata.as_deref(),
             &transport,
             deadline,
-            &Cancel::NEVER,
+            &sign_in.cancel,
             |cx| token::exchange_code(cx, &exchange),
         )?;
         if let Some(nonce) = &sign_in.one_time.nonce {
@@ -302,7 +329,7 @@ impl Client {
 
 impl SignIn {
     fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
+        self.cancel.cancel();
         // Closes the listener now when no thread waits (a waiting one closes it itself).
         if let Some(mut phase) = self.phase.try_lock() {
             if matches!(*phase, Phase::Listening(_)) {
@@ -342,7 +369,7 @@ impl SignIn {
                 Phase::Listening(listener) => listener,
             };
             let now = Instant::now();
-            let outcome = if self.cancelled.load(Ordering::Acquire) {
+            let outcome = if self.cancel.is_cancelled() {
                 Err(cancelled())
             } else if now >= self.deadline {
                 Err(Error::new(
