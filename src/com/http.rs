@@ -594,4 +594,17 @@ impl IDpopHttp_Impl for Http_Impl {
     unsafe fn ClearState(&self, path: InBstr, out: *mut VARIANT_BOOL) -> HRESULT {
         self.clear_state(&path, out)
     }
+
+    // Appended after the desktop members: a member's place in the interface is its vtable slot.
+
+    unsafe fn QuickRequestAsync(&self, verb: InBstr, url: InBstr, out: *mut *mut c_void) -> HRESULT {
+        self.task("QuickRequestAsync", out, || {
+            Ok(Request {
+                verb: text(&verb, "verb")?,
+                url: text(&url, "url")?,
+                content_type: None,
+                body: Vec::new(),
+            })
+        })
+    }
 }

@@ -144,6 +144,7 @@ pub(crate) unsafe trait IDpopHttp: IDispatch {
     fn SaveState(&self, path: InBstr, passphrase: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
     fn LoadState(&self, path: InBstr, passphrase: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
     fn ClearState(&self, path: InBstr, success: *mut VARIANT_BOOL) -> HRESULT;
+    fn QuickRequestAsync(&self, verb: InBstr, url: InBstr, task: *mut *mut c_void) -> HRESULT;
 }
 
 #[interface("091446aa-eafa-4eca-8f9f-28a50c4f02bb")]

@@ -1,7 +1,8 @@
 ' Asynchronous calls through the COM objects (Dpop.Task, Chilkat's Task), against a local test
 ' server:
 '   1. QuickGetStrAsync returns a loaded task; Run; Wait; completed, TaskSuccess, the body;
-'   2. HttpStrAsync with a JSON body to the server's echo path; GetResultResponse;
+'   2. HttpStrAsync with a JSON body to the server's echo path; GetResultResponse; the same
+'      for QuickRequestAsync (a DELETE), and its task for a bad URL;
 '   3. a request the server holds (its /stall path): Wait(200) is False while it runs, Cancel
 '      aborts it promptly (status aborted), ResultErrorText says cancelled; the Http object
 '      works on;
@@ -84,6 +85,20 @@ If Not (resp Is Nothing) Then
     Check "status 200", resp.StatusCode = 200, resp.StatusCode & " " & resp.BodyStr
     Check "the body was sent", InStr(resp.BodyStr, "hello") > 0, resp.BodyStr
 End If
+
+'    QuickRequestAsync and its response.
+Set task = http.QuickRequestAsync("DELETE", echoUrl)
+success = task.Run()
+Check "QuickRequestAsync runs", success, task.LastErrorText
+Check "it finishes", task.Wait(60000), task.LastErrorText
+Set resp = task.GetResultResponse()
+Check "GetResultResponse of QuickRequestAsync", task.LastMethodSuccess And Not (resp Is Nothing), task.LastErrorText
+If Not (resp Is Nothing) Then
+    Check "status 200", resp.StatusCode = 200, resp.StatusCode & " " & resp.BodyStr
+    Check "the verb was sent", InStr(resp.BodyStr, "DELETE") > 0, resp.BodyStr
+End If
+Set task = http.QuickRequestAsync("GET", "not a url")
+Check "QuickRequestAsync with a bad URL still gives a task (its failure is the task's)", Not (task Is Nothing), http.LastErrorText
 
 ' 3. A request the server holds, cancelled.
 Set task = http.QuickGetStrAsync(stallUrl)
