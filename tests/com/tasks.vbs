@@ -74,29 +74,22 @@ Check "ResultErrorText is empty", task.ResultErrorText = "", task.ResultErrorTex
 success = task.Run()
 Check "a task runs once", Not success And InStr(task.LastErrorText, "started already") > 0, task.LastErrorText
 
-' 2. HttpStrAsync and its response.
-Set task = http.HttpStrAsync("POST", echoUrl, "{""hello"":""world""}", "utf-8", "application/json")
-success = task.Run()
-Check "HttpStrAsync runs", success, task.LastErrorText
-Check "it finishes", task.Wait(60000), task.LastErrorText
-Set resp = task.GetResultResponse()
-Check "GetResultResponse", task.LastMethodSuccess And Not (resp Is Nothing), task.LastErrorText
-If Not (resp Is Nothing) Then
-    Check "status 200", resp.StatusCode = 200, resp.StatusCode & " " & resp.BodyStr
-    Check "the body was sent", InStr(resp.BodyStr, "hello") > 0, resp.BodyStr
-End If
+' A task that gives a response: run, finished, a 200 whose body holds needle.
+Sub CheckResponseTask(name, task, needle)
+    Dim resp
+    Check name & " runs", task.Run(), task.LastErrorText
+    Check name & " finishes", task.Wait(60000), task.LastErrorText
+    Set resp = task.GetResultResponse()
+    Check name & ": GetResultResponse", task.LastMethodSuccess And Not (resp Is Nothing), task.LastErrorText
+    If Not (resp Is Nothing) Then
+        Check name & ": status 200", resp.StatusCode = 200, resp.StatusCode & " " & resp.BodyStr
+        Check name & ": the server saw " & needle, InStr(resp.BodyStr, needle) > 0, resp.BodyStr
+    End If
+End Sub
 
-'    QuickRequestAsync and its response.
-Set task = http.QuickRequestAsync("DELETE", echoUrl)
-success = task.Run()
-Check "QuickRequestAsync runs", success, task.LastErrorText
-Check "it finishes", task.Wait(60000), task.LastErrorText
-Set resp = task.GetResultResponse()
-Check "GetResultResponse of QuickRequestAsync", task.LastMethodSuccess And Not (resp Is Nothing), task.LastErrorText
-If Not (resp Is Nothing) Then
-    Check "status 200", resp.StatusCode = 200, resp.StatusCode & " " & resp.BodyStr
-    Check "the verb was sent", InStr(resp.BodyStr, "DELETE") > 0, resp.BodyStr
-End If
+' 2. HttpStrAsync and QuickRequestAsync, and their responses.
+CheckResponseTask "HttpStrAsync", http.HttpStrAsync("POST", echoUrl, "{""hello"":""world""}", "utf-8", "application/json"), "hello"
+CheckResponseTask "QuickRequestAsync", http.QuickRequestAsync("DELETE", echoUrl), "DELETE"
 Set task = http.QuickRequestAsync("GET", "not a url")
 Check "QuickRequestAsync with a bad URL still gives a task (its failure is the task's)", Not (task Is Nothing), http.LastErrorText
 
