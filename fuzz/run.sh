@@ -12,7 +12,8 @@
 # each on one core. A table follows: target, executions, time, coverage (libFuzzer's cov: edges
 # and ft: features at the end of the run), crashes. Any crash, timeout (an input running longer
 # than 10 s), out-of-memory or failing seed makes the script exit non-zero; new crash inputs are
-# in fuzz/artifacts/<target>/ and each run's log in fuzz/target/logs/.
+# in fuzz/artifacts/<target>/ and each run's log in fuzz/target/logs/ (the smoke's in
+# fuzz/target/logs/smoke/, so that the smoke of a `make test` leaves a longer run's logs alone).
 # Longer runs keep what they find in fuzz/target/work-corpus/<target>/ (not committed) and start
 # from it the next time; the smoke run starts from the seed corpus alone.
 #
@@ -50,7 +51,9 @@ features=()
 say "building the fuzz targets: cargo +nightly fuzz build ${features[*]} (release, debug assertions, AddressSanitizer)"
 (cd .. && cargo +nightly fuzz build "${features[@]}")
 bin=target/x86_64-unknown-linux-gnu/release
-mkdir -p target/logs
+logs=target/logs
+[ "$mode" = smoke ] && logs=target/logs/smoke
+mkdir -p "$logs"
 
 # libFuzzer's options for every run: inputs longer than 10 s or above 2 GiB are failures.
 common=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
@@ -66,7 +69,7 @@ rows=()
 # one with libFuzzer's or the sanitizer's verdict on stderr.
 replay() {
     local t=$1 dir=$2 f verdict n=0
-    if run_logged "target/logs/$t-replay.log" "$bin/$t" "${common[@]}" -runs=0 \
+    if run_logged "$logs/$t-replay.log" "$bin/$t" "${common[@]}" -runs=0 \
         -artifact_prefix="$scratch/" "$dir"; then
         echo 0
         return
@@ -114,7 +117,7 @@ for t in $targets; do
     limit=(-max_total_time="$secs")
     [ "$mode" = runs ] && limit=(-runs="$runs")
     say "$t: fuzzing ($([ "$mode" = runs ] && echo "$runs executions" || echo "$secs s")), new inputs to $work"
-    log=target/logs/$t.log
+    log=$logs/$t.log
     before=$(ls "$artifacts" | wc -l)
     crashed=0
     start=$(date +%s.%N)
@@ -142,7 +145,7 @@ echo
 printf '%-17s %12s %11s %7s %8s %8s\n' target executions time cov ft crashes
 for row in "${rows[@]}"; do echo "$row"; done
 echo "(cov: code edges reached, ft: libFuzzer's coverage features; crashes: new crash inputs, or"
-echo " for a target not fuzzed the seeds that fail; logs in fuzz/target/logs/)"
+echo " for a target not fuzzed the seeds that fail; logs in fuzz/$logs/)"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: ${failed[*]}: failing seeds are named above, new crash inputs are in" \
         "fuzz/artifacts/<target>/ (run one: fuzz/$bin/<target> FILE)" >&2
