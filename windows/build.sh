@@ -69,8 +69,8 @@ check_imports() {
     fi
 }
 
-programs="examples-c/key_and_proof.c examples-c/client_credentials.c tests/c/abi_contract.c tests/c/http_contract.c
-    tests/c/tasks.c"
+programs="examples-c/key_and_proof.c examples-c/client_credentials.c examples-c/sign_in.c tests/c/abi_contract.c
+    tests/c/http_contract.c tests/c/tasks.c"
 declare -A triple=([x86_64]=x86_64-win7-windows-gnu [i686]=i686-win7-windows-gnu)
 declare -A mingw=([x86_64]=x86_64-w64-mingw32 [i686]=i686-w64-mingw32)
 
@@ -110,6 +110,8 @@ build_arch() {
     # private CA into the certificate store.
     "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o "$dist/system_roots.exe" \
         tests/windows/system_roots.c -L"$dist" -ldpop -lcrypt32
+    # The headless browser of the sign-in example and the COM sign-in tests (DPOP_BROWSER).
+    "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -o "$dist/browser.exe" tests/com/browser.c -lws2_32
     # The saved state with DPAPI (tests/windows/state_dpapi.c) recomputes a checksum with bcrypt.
     "$cc-gcc" -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o "$dist/state_dpapi.exe" \
         tests/windows/state_dpapi.c -L"$dist" -ldpop -lbcrypt
@@ -169,6 +171,9 @@ PY
     echo "== $arch under Wine: the C++ binding's test"
     BUILD_DIR=$out tests/with_server.sh --client m2m.dpop:cpp-binding-secret-7Hs2Lq --public-client desktop.cpp -- \
         env DPOP_CLIENT_SECRET=cpp-binding-secret-7Hs2Lq DPOP_SIGN_IN_CLIENT=desktop.cpp wine "$run/cpp_test_dpop.exe"
+    echo "== $arch under Wine: examples-c/sign_in.c three times (tests/c/sign_in_example.sh)"
+    BUILD_DIR=$run RUN=wine SIGN_IN_EXAMPLE=$run/sign_in.exe SIGN_IN_BROWSER="$(winepath -w "$run/browser.exe")" \
+        tests/c/sign_in_example.sh
     echo "== $arch under Wine: the COM server"
     tests/com/run.sh "$dist"
 }

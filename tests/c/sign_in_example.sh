@@ -12,15 +12,18 @@
 # The state file holds neither the passphrase nor a token in the clear.
 #
 #   BUILD_DIR=build RUN="valgrind ..." tests/c/sign_in_example.sh
-# RUN (optional) prefixes each run of the example, e.g. with valgrind.
+# RUN (optional) prefixes each run of the example, e.g. with valgrind or wine.
+# SIGN_IN_EXAMPLE and SIGN_IN_BROWSER (optional) name the example and the browser DPOP_BROWSER
+# names, when they are not $BUILD_DIR/sign_in_example and $BUILD_DIR/sign_in (windows/build.sh:
+# the example's .exe under Wine and tests/com/browser.c's, by its Windows path).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
-example=$build/sign_in_example
-browser=$PWD/$build/sign_in
-for f in "$example" "$browser"; do
-    [ -x "$f" ] || { echo "sign_in_example: $f is missing: run 'make' first" >&2; exit 1; }
-done
+example=${SIGN_IN_EXAMPLE:-$build/sign_in_example}
+browser=${SIGN_IN_BROWSER:-$PWD/$build/sign_in}
+[ -x "$example" ] || { echo "sign_in_example: $example is missing: run 'make' first" >&2; exit 1; }
+[ -n "${SIGN_IN_BROWSER:-}" ] || [ -x "$browser" ] ||
+    { echo "sign_in_example: $browser is missing: run 'make' first" >&2; exit 1; }
 
 if [ "${1:-}" != --runs ]; then
     exec env BUILD_DIR="$build" tests/with_server.sh --public-client desktop-app -- "$0" --runs
@@ -39,9 +42,9 @@ check() { # check DESCRIPTION COMMAND...
     if "$@"; then echo "ok   $what"; else echo "FAIL $what" >&2; failed=1; fi
 }
 authorizations() { grep -c 'GET /authorize' "$log" || true; }
-run() { # run N: the example's output in $build/sign_in_example.N.out
+run() { # run N: the example's output in $build/sign_in_example.N.out (CRs of Windows dropped)
     # shellcheck disable=SC2086  # RUN is a command prefix, split on purpose
-    ${RUN:-} "$example" > "$build/sign_in_example.$1.out" 2>&1 ||
+    ${RUN:-} "$example" 2>&1 | tr -d '\r' > "$build/sign_in_example.$1.out" ||
         { echo "FAIL run $1 of examples-c/sign_in.c:" >&2; cat "$build/sign_in_example.$1.out" >&2; exit 1; }
 }
 

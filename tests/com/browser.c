@@ -4,7 +4,8 @@
  * test server's /authorize approves at once and answers 302 to the loopback redirect_uri), then
  * GETs the Location, where libdpop's listener takes the code and answers with its page. Plain
  * HTTP/1.1 over Winsock to 127.0.0.1 only, nothing of libdpop. Exits 0 when the listener answered
- * 200. Built by tests/com/run.sh with mingw-w64 (-lws2_32).
+ * 200. Built by tests/com/run.sh and windows/build.sh (for examples-c/sign_in.c) with mingw-w64
+ * (-lws2_32).
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
