@@ -53,7 +53,7 @@ done
 cp "$folder/x64/dpop.dll" "$folder/x64/dpop64.dll"
 cp bindings/dataflex/dpop.pkg bindings/dataflex/DpopAx.pkg bindings/dataflex/README.md bindings/dataflex/COM.md \
    bindings/dataflex/ClientCredentials.src bindings/dataflex/ClientCredentialsCom.src "$folder/dataflex/"
-cp bindings/dataflex/SignIn.src "$folder/dataflex/"
+cp bindings/dataflex/SignIn.src bindings/dataflex/SignInCom.src "$folder/dataflex/"
 cp src/com/dpop.idl "$folder/com/"
 cp tests/com/client_credentials.vbs "$folder/com/"
 cp tests/com/sign_in_sample.vbs "$folder/com/"

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Proves bindings/dataflex/DpopAx.pkg against src/com/dpop.idl, and ClientCredentialsCom.src
-against the reference sample, since neither DataFlex nor the COM server runs here.
+"""Proves bindings/dataflex/DpopAx.pkg against src/com/dpop.idl, the calls of the DataFlex
+programs over it (ClientCredentialsCom.src, SignInCom.src) against DpopAx.pkg, and
+ClientCredentialsCom.src against the reference sample, since neither DataFlex nor the COM server
+runs here.
 
     check_ax.py [--idl src/com/dpop.idl] [--pkg DpopAx.pkg] [--port ClientCredentialsCom.src]
-                [--reference FILE]
+                [--source SignInCom.src ...] [--reference FILE]
 
 DpopAx.pkg has the shape of the DataFlex Studio's COM import: a `cComI<interface>` Mixin per
 interface whose members call the dispatch driver by DISPID, and a `cComAutomationObject`
@@ -20,14 +22,22 @@ subclass per coclass that mixes it in and sets psProgID to the CLSID. Checks:
 - every coclass has its class cComDpop<coclass> (`is a cComAutomationObject`,
   `Import_Class_Protocol cComI<default interface>`), whose Construct_Object sets psProgID to
   the coclass's uuid as "{...}"; no class is left over; no cComChilkat* name is used;
+- in every COM source (COM_SOURCES: the port, --port, and SignInCom.src, or instead of it the
+  files given with --source), every message sent to an object made with
+  `Get Create (RefClass(<class>)) To <variable>` exists in that class (its own or its mixin's:
+  a Get a Function, a Set a Procedure Set, a Send a Procedure; or one of INHERITED), with that
+  many arguments; statements behind `If (...)` or `Else` and calls `Member(object, ...)` in
+  expressions count too; a Com member sent to a variable no such Create made, and a class
+  DpopAx.pkg lacks, are reported. Every URL in the code's strings is on the local test server
+  (http://127.0.0.1:8089/..., or its origin as the issuer), except a loopback redirect_uri
+  value (http://127.0.0.1:<port>/...);
 - ClientCredentialsCom.src is the reference sample's code (its `Use` line and Procedure Test,
   comments and blank lines not compared) line for line, with only these changes: Chilkat's
   class names to the DpopAx.pkg ones, Chilkat's package to DpopAx.pkg, file paths to other
   paths and endpoints to the local test server (http://127.0.0.1:8089/...); a `Send Test`
-  after the procedure is allowed. Every Com member the port calls exists in the class its
-  object was created from, with that many arguments. The comparison needs the reference file
-  (--reference, $DPOP_REFERENCE_SAMPLE, or REFERENCE below); without it, that one check is
-  skipped and the output says so.
+  after the procedure is allowed; no Chilkat name is left. The comparison needs the reference
+  file (--reference, $DPOP_REFERENCE_SAMPLE, or REFERENCE below); without it, that one check
+  is skipped and the output says so.
 
 Prints one line per problem and exits 1 when there is any.
 """
@@ -41,10 +51,18 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from dataflex_source import calls, split_items  # noqa: E402  (bindings/dataflex/dataflex_source.py)
+
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 IDL = os.path.join(ROOT, "src", "com", "dpop.idl")
 PKG = os.path.join(HERE, "DpopAx.pkg")
 PORT = os.path.join(HERE, "ClientCredentialsCom.src")
+SIGN_IN = os.path.join(HERE, "SignInCom.src")
+# The programs over DpopAx.pkg besides the port; each one's calls and endpoints are checked as
+# the port's are. COM_SOURCES: all of them.
+OTHER_SOURCES = (SIGN_IN,)
+COM_SOURCES = (PORT, *OTHER_SOURCES)
 REFERENCE = "/work/shared/reference/chilkat-dpop-client-credentials-dataflex.txt"
 
 # An IDL type (of an [in] parameter, or what an [out, retval] pointer points to) and the
@@ -843,68 +861,18 @@ def _compare_literals(ref_no, ref_code, port_no, port_code):
     return problems
 
 
-_CREATE = re.compile(r"^Get\s+Create\s+\(RefClass\((\w+)\)\)\s+To\s+(\w+)$", re.I)
-_MESSAGE = re.compile(r"^(Get|Set|Send)\s+(\w+)\s+(?:Of|to)\s+(\w+)(.*)$", re.I)
-# FlexCOM messages every cComAutomationObject understands, with their argument counts.
-FLEXCOM = {"createcomobject": 0, "releasecomobject": 0, "pvcomobject": 0, "iscomobjectcreated": 0}
-
-
-def check_port_calls(port_text, package):
-    """Every Com member the port sends names a wrapper of its object's class, with as many
-    arguments as that wrapper declares."""
-    problems = []
-    objects = {}
-    for st in read_statements(port_text):
-        match = _CREATE.match(st.text)
-        where = f"ClientCredentialsCom.src:{st.line}"
-        if match:
-            cls_name, var = match.groups()
-            if cls_name not in package.classes:
-                problems.append(f"{where}: {cls_name} is not a class of DpopAx.pkg")
-            objects[var.lower()] = cls_name
-            continue
-        match = _MESSAGE.match(st.text)
-        if not match:
-            continue
-        verb, name, obj, rest = match.group(1).lower(), match.group(2), match.group(3).lower(), match.group(4)
-        if name.lower() in FLEXCOM or obj not in objects:
-            continue
-        cls = package.classes.get(objects[obj])
-        if cls is None:
-            continue
-        mixins = [package.classes[p] for p in cls.protocols if p in package.classes]
-        wrappers = [w for c in [cls, *mixins] for w in c.wrappers if w.name.lower() == name.lower()]
-        kind = {"get": "function", "set": "set", "send": "procedure"}[verb]
-        fitting = [w for w in wrappers if w.kind == kind]
-        if not fitting:
-            problems.append(f"{where}: {verb.capitalize()} {name}: {cls.name} has no {kind} {name}")
-            continue
-        args = _LITERAL.sub('""', rest).split()
-        if verb in ("get", "set"):
-            if len(args) < 2 or args[-2].lower() != "to":
-                problems.append(f"{where}: {verb.capitalize()} {name}: no 'To ...' at the end")
-                continue
-            args = args[:-2]
-        declared = len(fitting[0].params) - (1 if kind == "set" else 0)
-        if len(args) != declared:
-            problems.append(f"{where}: {name} takes {declared} arguments, the port passes {len(args)}")
-    return problems
-
-
 def check_port(package, port_path=PORT, reference_path=None):
-    """(problems, skipped): the port's problems, and the checks skipped, with the reason."""
+    """(problems, skipped): what only the port must satisfy (no Chilkat name left, the
+    reference's code line for line), and the checks skipped, with the reason. Its calls and
+    endpoints are checked with the other COM sources."""
     reference_path = reference_path or os.environ.get("DPOP_REFERENCE_SAMPLE") or REFERENCE
     with open(port_path, encoding="utf-8") as f:
         port_text = f.read()
     problems, skipped = [], []
+    name = os.path.basename(port_path)
     for number, line in enumerate(port_text.split("\n"), 1):
         if re.search(r"cComChilkat|ChilkatAx", strip_comment(line), re.I):
-            problems.append(f"ClientCredentialsCom.src:{number}: a Chilkat name is left: '{line.strip()}'")
-    for number, line in code_lines(port_text.split("\n")):
-        for s in _literals(line):
-            if _is_url(s) and not s.startswith(LOCAL_SERVER):
-                problems.append(f"ClientCredentialsCom.src:{number}: \"{s}\" is not an endpoint of the local test server {LOCAL_SERVER}")
-    problems += check_port_calls(port_text, package)
+            problems.append(f"{name}:{number}: a Chilkat name is left: '{line.strip()}'")
     if not os.path.isfile(reference_path):
         skipped.append(f"the port was not compared with the reference sample: {reference_path} does not exist")
         return problems, skipped
@@ -915,13 +883,152 @@ def check_port(package, port_path=PORT, reference_path=None):
 
 
 # ---------------------------------------------------------------------------------------------
+# Checking every program over DpopAx.pkg (COM_SOURCES): its calls and its endpoints
+# ---------------------------------------------------------------------------------------------
 
 
-def check(idl_path=IDL, pkg_path=PKG, port_path=PORT, reference_path=None):
-    """(problems, skipped) as lines of text; no problems when everything matches."""
+_CREATE = re.compile(r"^Get\s+Create\s+\(RefClass\((\w+)\)\)\s+To\s+(\w+)$", re.I)
+_MESSAGE = re.compile(r"^(Get|Set|Send)\s+(\w+)\s+(?:Of|to)\s+(\w+)(.*)$", re.I)
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
+# Messages every cComAutomationObject understands besides its Com members (FlexCOM's and
+# cObject's), with their argument counts.
+INHERITED = {"createcomobject": 0, "releasecomobject": 0, "pvcomobject": 0, "iscomobjectcreated": 0, "destroy": 0}
+
+
+@dataclass
+class ComCall:
+    """A message a program sends to an object of a DpopAx.pkg class."""
+
+    line: int
+    cls: str  # the class the object was created from
+    name: str  # the member as the program spells it
+    args: int  # the arguments passed (for Get and Set, without the 'To ...')
+
+
+def _guarded(text):
+    """The statement an `If <condition>` or `Else` prefix guards, or the statement itself:
+    `If (iSuccess = False) Get ComLastErrorText Of hoKey To sText` sends ComLastErrorText."""
+    while True:
+        match = re.match(r"^Else\s+(.+)$", text, re.I)
+        if match:
+            text = match.group(1)
+            continue
+        match = re.match(r"^If\s+(.+)$", text, re.I)
+        if not match:
+            return text
+        items = split_items(match.group(1))  # the condition: a word or one (...) group
+        text = " ".join(items[1:])
+
+
+def _sent(text):
+    """(verb, member, object, arguments) of the messages in one statement: the Get, Set or
+    Send it is (behind any If/Else), and every call `Member(object, ...)` in its expressions,
+    taken as a Get. Arguments is None when a Get or Set lacks its 'To ...'."""
+    found = []
+    match = _MESSAGE.match(_guarded(text))
+    if match:
+        verb, name, obj, rest = match.group(1).lower(), match.group(2), match.group(3), match.group(4)
+        args = split_items(rest)
+        if verb in ("get", "set"):
+            args = args[:-2] if len(args) >= 2 and args[-2].lower() == "to" else None
+        found.append((verb, name, obj, args))
+    for name, args in calls(text):
+        if args and _IDENTIFIER.match(args[0].strip()):
+            found.append(("get", name, args[0].strip(), args[1:]))
+    return found
+
+
+def read_com_calls(name, text, package):
+    """(calls, problems) of the program `text` (named `name` in the messages): the messages it
+    sends to objects made with `Get Create (RefClass(<DpopAx.pkg class>)) To <variable>`, and
+    every one that does not fit: a member the object's class does not have (a Get needs a
+    Function, a Set a Procedure Set, a Send a Procedure), another number of arguments than the
+    wrapper declares, a Com member sent to a variable no such Create made, a class DpopAx.pkg
+    does not define."""
+    found, problems, objects = [], [], {}
+    for st in read_statements(text):
+        where = f"{name}:{st.line}"
+        match = _CREATE.match(st.text)
+        if match:
+            cls_name, var = match.groups()
+            if cls_name not in package.classes:
+                problems.append(f"{where}: {cls_name} is not a class of DpopAx.pkg")
+            objects[var.lower()] = cls_name
+            continue
+        for verb, member, obj, args in _sent(st.text):
+            what = f"{verb.capitalize()} {member}"
+            if obj.lower() not in objects:
+                if member.lower().startswith("com"):
+                    problems.append(f"{where}: {what} goes to {obj}, which no 'Get Create (RefClass(...))' of a DpopAx.pkg class made")
+                continue
+            cls = package.classes.get(objects[obj.lower()])
+            if cls is None:
+                continue  # reported at its Create
+            if args is None:
+                problems.append(f"{where}: {what}: no 'To ...' at the end")
+                continue
+            found.append(ComCall(st.line, cls.name, member, len(args)))
+            if member.lower() in INHERITED:
+                declared = INHERITED[member.lower()]
+            else:
+                mixins = [package.classes[p] for p in cls.protocols if p in package.classes]
+                kind = {"get": "function", "set": "set", "send": "procedure"}[verb]
+                fitting = [w for c in [cls, *mixins] for w in c.wrappers if w.name.lower() == member.lower() and w.kind == kind]
+                if not fitting:
+                    problems.append(f"{where}: {what}: {cls.name} has no {kind} {member}")
+                    continue
+                # A Procedure Set's last parameter is the value after 'To'.
+                declared = len(fitting[0].params) - (1 if kind == "set" else 0)
+            if len(args) != declared:
+                problems.append(f"{where}: {member} takes {declared} arguments, {len(args)} passed")
+    return found, problems
+
+
+_URL = re.compile(r"https?://[^\s\"'\\]+", re.I)
+# What comes before the value of redirect_uri: `"redirect_uri" "` (two arguments) or
+# `"redirect_uri":"` (JSON text).
+_REDIRECT_BEFORE = re.compile(r"redirect_uri[\"']?\s*:?\s*[\"']$", re.I)
+_LOOPBACK_REDIRECT = re.compile(r"^http://127\.0\.0\.1:\d+/")
+
+
+def check_endpoints(name, text):
+    """Every URL in the string literals of the program's code is on the local test server:
+    under LOCAL_SERVER, or its origin (an issuer). The one other URL allowed is the value of
+    redirect_uri when it is a loopback one (http://127.0.0.1:<port>/...): the program's own
+    listener, not an endpoint."""
+    problems = []
+    for number, line in code_lines(text.split("\n")):
+        for literal in _LITERAL.finditer(line):
+            for url in _URL.finditer(literal.group(0)):
+                s = url.group(0)
+                if s.startswith(LOCAL_SERVER) or s == LOCAL_SERVER.rstrip("/"):
+                    continue
+                if _LOOPBACK_REDIRECT.match(s) and _REDIRECT_BEFORE.search(line[: literal.start() + url.start()]):
+                    continue
+                problems.append(f"{name}:{number}: \"{s}\" is not an endpoint of the local test server {LOCAL_SERVER}")
+    return problems
+
+
+def check_com_source(package, path):
+    """(calls, problems) of one program over DpopAx.pkg: read_com_calls and check_endpoints."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    name = os.path.basename(path)
+    found, problems = read_com_calls(name, text, package)
+    return found, problems + check_endpoints(name, text)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def check(idl_path=IDL, pkg_path=PKG, port_path=PORT, reference_path=None, others=OTHER_SOURCES):
+    """(problems, skipped) as lines of text; no problems when everything matches. The COM
+    sources are the port and `others`."""
     library = read_idl(idl_path)
     package = read_package(pkg_path)
     problems = check_idl(library) + check_package(library, package)
+    for path in [port_path, *others]:
+        problems += check_com_source(package, path)[1]
     port_problems, skipped = check_port(package, port_path, reference_path)
     return problems + port_problems, skipped
 
@@ -931,9 +1038,15 @@ def main(argv=None):
     parser.add_argument("--idl", default=IDL)
     parser.add_argument("--pkg", default=PKG)
     parser.add_argument("--port", default=PORT)
+    parser.add_argument(
+        "--source",
+        action="append",
+        help=f"a COM source besides the port, instead of {', '.join(os.path.basename(s) for s in OTHER_SOURCES)}; repeatable",
+    )
     parser.add_argument("--reference", default=None, help=f"the reference sample (default $DPOP_REFERENCE_SAMPLE or {REFERENCE})")
     args = parser.parse_args(argv)
-    problems, skipped = check(args.idl, args.pkg, args.port, args.reference)
+    others = args.source or list(OTHER_SOURCES)
+    problems, skipped = check(args.idl, args.pkg, args.port, args.reference, others)
     for problem in problems:
         print(problem)
     for note in skipped:
@@ -943,9 +1056,11 @@ def main(argv=None):
         return 1
     library = read_idl(args.idl)
     count = sum(len(i.members) for i in library.interfaces.values())
+    sources = " and ".join(os.path.basename(p) for p in [args.port, *others])
     print(
         f"check_ax: {count} members of {len(library.interfaces)} interfaces and "
-        f"{len(library.coclasses)} coclasses match {os.path.relpath(args.idl)}"
+        f"{len(library.coclasses)} coclasses match {os.path.relpath(args.idl)}; "
+        f"the calls and endpoints of {sources} fit DpopAx.pkg and the local test server"
         + ("" if skipped else "; the port matches the reference sample")
     )
     return 0

@@ -1,5 +1,6 @@
-"""check_ax.py passes on the real DpopAx.pkg and ClientCredentialsCom.src, and reports wrong
-DISPIDs, VARIANT types, parameters, members, CLSIDs and port lines in mutated copies."""
+"""check_ax.py passes on the real DpopAx.pkg, ClientCredentialsCom.src and SignInCom.src, and
+reports wrong DISPIDs, VARIANT types, parameters, members, CLSIDs, port lines, and calls and
+endpoints of the COM sources in mutated copies."""
 
 import os
 import re
@@ -14,6 +15,7 @@ import check_ax  # noqa: E402
 
 PKG = check_ax.PKG
 PORT = check_ax.PORT
+SIGN_IN = check_ax.SIGN_IN
 IDL = check_ax.IDL
 REFERENCE = os.environ.get("DPOP_REFERENCE_SAMPLE") or check_ax.REFERENCE
 needs_reference = pytest.mark.skipif(
@@ -36,8 +38,8 @@ def mutate(tmp_path, old, new, source=PKG, count=1):
     return str(path)
 
 
-def problems_of(pkg=PKG, idl=IDL, port=PORT, reference=REFERENCE):
-    problems, _ = check_ax.check(idl, pkg, port, reference)
+def problems_of(pkg=PKG, idl=IDL, port=PORT, reference=REFERENCE, others=check_ax.OTHER_SOURCES):
+    problems, _ = check_ax.check(idl, pkg, port, reference, others)
     return problems
 
 
@@ -394,7 +396,7 @@ def test_the_port_checks_that_need_no_reference_still_run(tmp_path):
     assert_reported(found, "ClientCredentialsCom.src:", "a Chilkat name is left: 'Use ChilkatAx-win32.pkg'")
     # A call with an argument missing.
     found = port_problems(tmp_path, 'Get ComLoadAnyFormatFile Of hoPrivKey "ec.pem" "" To', 'Get ComLoadAnyFormatFile Of hoPrivKey "ec.pem" To', reference=missing)
-    assert_reported(found, "ComLoadAnyFormatFile takes 2 arguments, the port passes 1")
+    assert_reported(found, "ClientCredentialsCom.src:", "ComLoadAnyFormatFile takes 2 arguments, 1 passed")
     # A member the object's class does not have.
     found = port_problems(tmp_path, "Get ComEmit Of hoJson To sTemp1", "Get ComEmit Of hoHttp To sTemp1", reference=missing)
     assert_reported(found, "Get ComEmit: cComDpopHttp has no function ComEmit")
@@ -471,3 +473,115 @@ def test_a_faithful_port_of_a_synthetic_reference_passes():
 def test_a_changed_synthetic_port_is_reported(old, new, fragment):
     assert old in SYNTHETIC_PORT
     assert_reported(compare_synthetic(SYNTHETIC_PORT.replace(old, new, 1)), fragment)
+
+
+# ---------------------------------------------------------------------------------------------
+# The calls and endpoints of every COM source; SignInCom.src mutated
+# ---------------------------------------------------------------------------------------------
+
+
+def sign_in_problems(tmp_path, old, new, count=1):
+    """The problems of the whole check with a mutated copy of SignInCom.src as the other source."""
+    return problems_of(others=(mutate(tmp_path, old, new, source=SIGN_IN, count=count),))
+
+
+def test_the_real_com_sources_pass_and_their_calls_are_read():
+    package = check_ax.read_package(PKG)
+    assert check_ax.COM_SOURCES == (PORT, SIGN_IN)
+    for source in check_ax.COM_SOURCES:
+        found, problems = check_ax.check_com_source(package, source)
+        assert problems == [], source
+        assert found, source
+    found, _ = check_ax.check_com_source(package, SIGN_IN)
+    called = {(c.cls, c.name, c.args) for c in found}
+    # The sign-in flow: every member it needs is seen, on its class, with its arguments.
+    for call in [
+        ("cComDpopJsonObject", "ComUpdateString", 2),
+        ("cComDpopJsonObject", "ComEmit", 0),
+        ("cComDpopHttp", "ComAuthToken", 0),
+        ("cComDpopHttp", "ComLoadState", 2),
+        ("cComDpopHttp", "ComClearState", 1),
+        ("cComDpopPrivateKey", "ComGenerateKey", 1),
+        ("cComDpopPrivateKey", "pvComObject", 0),
+        ("cComDpopHttp", "ComSetDPoPKey", 1),
+        ("cComDpopHttp", "ComSignIn", 1),
+        ("cComDpopHttp", "ComSignInCancel", 0),
+        ("cComDpopHttp", "ComSaveState", 2),
+        ("cComDpopHttp", "ComQuickGetStr", 1),
+        ("cComDpopHttp", "ComLastStatus", 0),
+        ("cComDpopHttp", "ComLastMethodSuccess", 0),
+        ("cComDpopHttp", "ComLastErrorText", 0),
+        # Behind `If (iSuccess = False)`: a guarded statement is read as well.
+        ("cComDpopPrivateKey", "ComLastErrorText", 0),
+    ]:
+        assert call in called, call
+
+
+def test_the_command_line_checks_the_source_it_is_given(tmp_path):
+    sample = mutate(tmp_path, "Get ComSignIn Of hoHttp", "Get ComSignon Of hoHttp", source=SIGN_IN)
+    script = os.path.join(HERE, "check_ax.py")
+    proc = subprocess.run([sys.executable, script, "--source", sample], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "SignInCom.src:" in proc.stdout and "cComDpopHttp has no function ComSignon" in proc.stdout
+    proc = subprocess.run([sys.executable, script], capture_output=True, text=True)
+    assert "the calls and endpoints of ClientCredentialsCom.src and SignInCom.src fit DpopAx.pkg" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "old, new, fragments",
+    [
+        # A misspelled member: a Get, a guarded Get, a Send, a Set, and an inherited message.
+        ("Get ComSignIn Of hoHttp", "Get ComSignon Of hoHttp", ["Get ComSignon: cComDpopHttp has no function ComSignon"]),
+        ("If (iSuccess = False) Get ComLastErrorText Of hoPrivKey", "If (iSuccess = False) Get ComLastErrorTxt Of hoPrivKey", ["cComDpopPrivateKey has no function ComLastErrorTxt"]),
+        ("Send ComSignInCancel Of hoHttp", "Send ComSignInCancl Of hoHttp", ["Send ComSignInCancl: cComDpopHttp has no procedure ComSignInCancl"]),
+        ("Set ComAuthToken Of hoHttp", "Set ComAuthTokn Of hoHttp", ["Set ComAuthTokn: cComDpopHttp has no set ComAuthTokn"]),
+        ("Send CreateComObject of hoHttp", "Send CreateComObjekt of hoHttp", ["cComDpopHttp has no procedure CreateComObjekt"]),
+        # A member called the wrong way: a function sent, a procedure got.
+        ("Get ComSaveState Of hoHttp", "Send ComSaveState Of hoHttp", ["Send ComSaveState: cComDpopHttp has no procedure ComSaveState"]),
+        # A wrong argument count.
+        ('Get ComLoadState Of hoHttp C_STATE_FILE "" To', "Get ComLoadState Of hoHttp C_STATE_FILE To", ["ComLoadState takes 2 arguments, 1 passed"]),
+        ("Get ComSignIn Of hoHttp C_SIGN_IN_WAIT_MS To", "Get ComSignIn Of hoHttp To", ["ComSignIn takes 1 arguments, 0 passed"]),
+        ('Get ComSaveState Of hoHttp C_STATE_FILE "" To', 'Get ComSaveState Of hoHttp C_STATE_FILE "" "" To', ["ComSaveState takes 2 arguments, 3 passed"]),
+        ("Get ComGenerateKey Of hoPrivKey \"ES256\" To", "Get ComGenerateKey Of hoPrivKey To", ["ComGenerateKey takes 1 arguments, 0 passed"]),
+        ("Send ComSignInCancel Of hoHttp", "Send ComSignInCancel Of hoHttp C_SIGN_IN_WAIT_MS", ["ComSignInCancel takes 0 arguments, 1 passed"]),
+        ("Get ComLastStatus Of hoHttp To iStatusCode", "Get ComLastStatus Of hoHttp To", ["Get ComLastStatus: no 'To ...' at the end"]),
+        # A member called on an object of the wrong class.
+        ("Get ComGenerateKey Of hoPrivKey", "Get ComGenerateKey Of hoHttp", ["Get ComGenerateKey: cComDpopHttp has no function ComGenerateKey"]),
+        ("Get ComSetDPoPKey Of hoHttp", "Get ComSetDPoPKey Of hoPrivKey", ["Get ComSetDPoPKey: cComDpopPrivateKey has no function ComSetDPoPKey"]),
+        ("Set ComAuthToken Of hoHttp", "Set ComAuthToken Of hoJson", ["Set ComAuthToken: cComDpopJsonObject has no set ComAuthToken"]),
+        ("Get ComSignIn Of hoHttp", "Get ComSignIn Of hoJson", ["cComDpopJsonObject has no function ComSignIn"]),
+        # An object of a class DpopAx.pkg lacks, and a Com member on a variable no Create made.
+        ("RefClass(cComDpopPrivateKey)", "RefClass(cComDpopKey)", ["cComDpopKey is not a class of DpopAx.pkg"]),
+        ("Get ComLastStatus Of hoHttp", "Get ComLastStatus Of hoResp", ["Get ComLastStatus goes to hoResp, which no 'Get Create (RefClass(...))'"]),
+        # A member called in an expression: its object first, then its arguments.
+        ("Get ComLastStatus Of hoHttp To iStatusCode", "Move (ComLastStatus(hoHttp, 1)) To iStatusCode", ["ComLastStatus takes 0 arguments, 1 passed"]),
+        ("Get ComLastStatus Of hoHttp To iStatusCode", "Move (ComLastStatuss(hoHttp)) To iStatusCode", ["cComDpopHttp has no function ComLastStatuss"]),
+    ],
+)
+def test_a_wrong_call_in_the_sign_in_sample_is_reported(tmp_path, old, new, fragments):
+    assert_reported(sign_in_problems(tmp_path, old, new), "SignInCom.src:", *fragments)
+
+
+@pytest.mark.parametrize(
+    "old, new, fragment",
+    [
+        # The API, the issuer and a token endpoint elsewhere than the local test server.
+        ('"http://127.0.0.1:8089/dpop/test"', '"https://api.example.com/dpop/test"', '"https://api.example.com/dpop/test" is not an endpoint'),
+        ('for "http://127.0.0.1:8089"\n', 'for "http://127.0.0.1:9090"\n', '"http://127.0.0.1:9090" is not an endpoint'),
+        ('"issuer" C_ISSUER', '"token_endpoint" "https://as.example.com/token"', '"https://as.example.com/token" is not an endpoint'),
+        # A URL inside JSON text is found as well.
+        ('"scope" "openid api"', "'{\"scope\":\"openid api\",\"aud\":\"https://api.example.com/\"}' \"\"", '"https://api.example.com/" is not an endpoint'),
+        # The loopback redirect is allowed as the redirect_uri value only, and only on loopback.
+        ('"redirect_uri" "http://127.0.0.1:0/callback"', '"redirect_uri" "https://app.example.com/callback"', '"https://app.example.com/callback" is not an endpoint'),
+        ('"redirect_uri" "http://127.0.0.1:0/callback"', '"token_endpoint" "http://127.0.0.1:0/callback"', '"http://127.0.0.1:0/callback" is not an endpoint'),
+    ],
+)
+def test_an_endpoint_off_the_local_test_server_in_the_sign_in_sample_is_reported(tmp_path, old, new, fragment):
+    assert_reported(sign_in_problems(tmp_path, old, new), "SignInCom.src:", fragment)
+
+
+def test_a_loopback_redirect_in_json_text_is_allowed():
+    text = "Move '{\"redirect_uri\":\"http://127.0.0.1:0/callback\",\"issuer\":\"http://127.0.0.1:8089\"}' To sSettings\n"
+    assert check_ax.check_endpoints("x.src", text) == []
+    # A comment is not code.
+    assert check_ax.check_endpoints("x.src", "// see https://example.com/\n") == []
