@@ -161,7 +161,7 @@ dpop_only=$(awk -v d="$dpop_us" -v c="$client_us" 'BEGIN { printf "%.1f", d - c 
 rps1=$(value shared1_rps "$scaling") rps2=$(value shared2_rps "$scaling") rps_own=$(value separate2_rps "$scaling")
 tokens=$(value first_token_requests "$first") first_ms=$(value first_ms "$first") warm_ms=$(value warm_ms "$first")
 
-# --- the soak: 8 threads on one handle, 2 s tokens, a nonce rotating every 50 requests ---------
+# --- the soak: 8 threads on one handle, 2 s tokens, a nonce rotating every 400 requests --------
 say "soak: $soak_threads threads x $soak_requests requests on one dpop_http handle (benches/soak.sh)"
 if ! soak=$(benches/soak.sh "$soak_threads" "$soak_requests"); then
     echo "$soak" >&2

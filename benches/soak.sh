@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The soak: THREADS threads × REQUESTS requests on one dpop_http handle against the local test
 # server, with a TTL-second token lifetime (default 2) and a nonce that rotates every ROTATE
-# token and API requests (default 50) (benches/c/soak.c says what it checks: no failed request,
-# one token per lifetime window, flat RSS).
+# token and API requests (default 50 × THREADS) (benches/c/soak.c says what it checks: no failed
+# request, one token per lifetime window, flat RSS).
 #
 #   benches/soak.sh [--tls] [THREADS REQUESTS [TTL [ROTATE]]]
-#                               default 8 × 10000, TTL 2, ROTATE 50 (make bench); make test runs 8 × 1500
+#                               default 8 × 10000, TTL 2, ROTATE 400 (make bench); make test runs 8 × 1500
 #
 # ROTATE must be well above THREADS: a request refused for a stale nonce is retried once (by
-# design), and with THREADS requests in flight the nonce may rotate again before the retry.
+# design), and the nonce it is given stays good for two rotations. With THREADS requests in
+# flight, a thread that the scheduler holds between the refusal and its retry while the others
+# send 2 × ROTATE requests retries with a stale nonce and fails. At ROTATE 50 and 8 threads,
+# that is a pause of about 30 ms, which a make test on a loaded 2-core machine caused (3 of
+# 12,000 requests); 50 × THREADS makes it eight times as long.
 #
 # --tls: the server speaks HTTPS with a certificate from a private CA made for the run
 # (benches/make_ca.sh), and the handle trusts that CA (dpop_http_set_ca_file).
@@ -17,7 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tls=0
 [ "${1:-}" = "--tls" ] && { tls=1; shift; }
-threads=${1:-8} requests=${2:-10000} ttl=${3:-2} rotate=${4:-50}
+threads=${1:-8} requests=${2:-10000} ttl=${3:-2}
+rotate=${4:-$((threads * 50))}
 out=build/bench
 mkdir -p "$out"
 target=${CARGO_TARGET_DIR:-target}
