@@ -5,15 +5,17 @@
 // (`-ldpop`). Failures throw dpop::Error, which carries the library's status code and the
 // error text of the handle (or of the thread) that failed.
 //
-// - Key, Http and Response own one handle each; they are movable, not copyable. A moved-from
-//   object holds no handle: calling it throws dpop::Error with DPOP_ERR_NULL_POINTER.
+// - Key, Http, Response and Task own one handle each; they are movable, not copyable. A
+//   moved-from object holds no handle: calling it throws dpop::Error with DPOP_ERR_NULL_POINTER.
 // - Strings in are std::string (UTF-8, no NUL bytes: std::invalid_argument otherwise);
 //   optional ones are dpop::OptString, where std::nullopt is passed as NULL.
 // - Strings out are std::string, read with the C API's size-query pattern, so nothing is ever
 //   truncated.
 // - Thread safety is that of the C handles: a Key and an Http may be used from several threads
-//   at once (but not moved or destroyed while in use); a Response may be read concurrently.
-//   Http::last_status() and Http::last_error_text() report the calling thread's last call.
+//   at once (but not moved or destroyed while in use); a Response may be read concurrently; a
+//   Task may be waited for, polled and cancelled from several threads at once.
+//   Http::last_status() and the last_error_text() of every object report the calling thread's
+//   last call.
 //
 // Calling convention: the exports are extern "system" in Rust, which is __stdcall on 32-bit
 // Windows and the C convention everywhere else; dpop.h marks each one DPOP_CALL, so nothing
@@ -21,8 +23,11 @@
 #ifndef DPOP_HPP
 #define DPOP_HPP
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -106,48 +111,69 @@ dpop_status read_string(Call&& call, std::string& out, std::size_t capacity = 0)
     return DPOP_ERR_BUFFER_TOO_SMALL;
 }
 
-/// The key handle's error text for this thread (empty after a success); the thread's message
-/// when the handle cannot be asked (NULL).
-inline std::string key_text(const dpop_key* key) {
+/// A handle's *_last_error_text function (dpop_key_last_error_text, ...).
+template <typename Handle>
+using LastErrorTextFn = dpop_status(DPOP_CALL*)(const Handle*, char*, std::size_t, std::size_t*);
+
+/// The handle's error text for this thread (empty after a success), read with its
+/// *_last_error_text function; the thread's message when the handle cannot be asked (NULL).
+template <typename Handle>
+std::string handle_text(LastErrorTextFn<Handle> last_error_text, const Handle* handle) {
     std::string text;
     const dpop_status status = read_string(
-        [key](char* buf, std::size_t len, std::size_t* size) { return dpop_key_last_error_text(key, buf, len, size); },
+        [last_error_text, handle](char* buf, std::size_t len, std::size_t* size) {
+            return last_error_text(handle, buf, len, size);
+        },
         text, 256);
     return status == DPOP_OK ? text : thread_error();
 }
 
-/// The HTTP object's error text for this thread (empty after a success); the thread's
-/// message when the object cannot be asked (NULL).
-inline std::string http_text(const dpop_http* http) {
-    std::string text;
-    const dpop_status status = read_string(
-        [http](char* buf, std::size_t len, std::size_t* size) { return dpop_http_last_error_text(http, buf, len, size); },
-        text, 256);
-    return status == DPOP_OK ? text : thread_error();
-}
-
-/// The text for an Error from a failed key call: the handle's, else the thread's.
-inline std::string key_error_text(const dpop_key* key) {
-    std::string text = key_text(key);
+/// The text for an Error from a failed call on a handle: the handle's, else the thread's.
+template <typename Handle>
+std::string error_text(LastErrorTextFn<Handle> last_error_text, const Handle* handle) {
+    std::string text = handle_text(last_error_text, handle);
     return text.empty() ? thread_error() : text;
 }
 
-/// The text for an Error from a failed HTTP call: the object's, else the thread's.
-inline std::string http_error_text(const dpop_http* http) {
-    std::string text = http_text(http);
-    return text.empty() ? thread_error() : text;
+/// Throws for a failed call on a handle, with its error_text.
+template <typename Handle>
+void check_handle(dpop_status status, LastErrorTextFn<Handle> last_error_text, const Handle* handle) {
+    if (status != DPOP_OK) {
+        throw Error(status, error_text(last_error_text, handle));
+    }
 }
+
+inline std::string key_text(const dpop_key* key) { return handle_text(&dpop_key_last_error_text, key); }
+inline std::string http_text(const dpop_http* http) { return handle_text(&dpop_http_last_error_text, http); }
+inline std::string task_text(const dpop_task* task) { return handle_text(&dpop_task_last_error_text, task); }
+inline std::string http_error_text(const dpop_http* http) { return error_text(&dpop_http_last_error_text, http); }
 
 inline void check_key(dpop_status status, const dpop_key* key) {
-    if (status != DPOP_OK) {
-        throw Error(status, key_error_text(key));
-    }
+    check_handle(status, &dpop_key_last_error_text, key);
 }
 
 inline void check_http(dpop_status status, const dpop_http* http) {
-    if (status != DPOP_OK) {
-        throw Error(status, http_error_text(http));
+    check_handle(status, &dpop_http_last_error_text, http);
+}
+
+inline void check_task(dpop_status status, const dpop_task* task) {
+    check_handle(status, &dpop_task_last_error_text, task);
+}
+
+/// Extra request headers as the "Name: value" lines of dpop_http_request (and _async),
+/// refusing CR and LF, and ':' in a name, which would make other headers of them.
+inline std::string header_lines(const Headers& headers) {
+    std::string lines;
+    for (const auto& [name, value] : headers) {
+        if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+            throw std::invalid_argument("dpop: a header name or value contains CR, LF or (in the name) ':'");
+        }
+        lines += name;
+        lines += ": ";
+        lines += value;
+        lines += "\r\n";
     }
+    return lines;
 }
 
 /// Throws for a NULL handle from a _new function (libdpop failed internally).
@@ -358,6 +384,7 @@ public:
 
 private:
     friend class Http;
+    friend class Task;
     explicit Response(dpop_response* handle) noexcept : handle_(handle) {}
 
     static void check(dpop_status status) {
@@ -367,6 +394,104 @@ private:
     }
 
     dpop_response* handle_;
+};
+
+/// Where a Task is: the DPOP_TASK_* values of dpop_task_status (none: a moved-from Task).
+enum class TaskStatus : std::int32_t {
+    none = 0,
+    queued = DPOP_TASK_QUEUED,        ///< waits for one of libdpop's workers
+    running = DPOP_TASK_RUNNING,      ///< a worker sends the request
+    completed = DPOP_TASK_COMPLETED,  ///< finished with a response, whatever its HTTP status
+    failed = DPOP_TASK_FAILED,        ///< finished without one: result() throws
+    cancelled = DPOP_TASK_CANCELLED,  ///< cancelled before it finished: result() throws
+};
+
+/// One asynchronous request from Http::get_async or Http::request_async, already queued: owns
+/// one dpop_task. libdpop's worker pool sends it as the synchronous call would, tokens, nonces
+/// and retries included, while the calling thread goes on: wait() for it or poll status(), stop
+/// it with cancel(), take the Response with result(). The destructor frees it, cancelling it if
+/// it has not finished. The task keeps what it needs of its Http, which may be destroyed while
+/// it runs.
+///
+/// Thread safety: wait(), status(), cancel() and result() may be called from several threads at
+/// once (the Task must not be moved or destroyed meanwhile); last_error_text() is the calling
+/// thread's.
+class Task {
+public:
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+    Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Task& operator=(Task&& other) noexcept {
+        if (this != &other) {
+            dpop_task_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    ~Task() { dpop_task_free(handle_); }
+
+    /// Waits until the task has finished (completed, failed or cancelled), for `timeout` at
+    /// most (zero or less: just looks). A timeout beyond the uint32_t milliseconds of
+    /// dpop_task_wait is waited in turns, so std::chrono::milliseconds::max() waits as long as
+    /// it takes. true when the task has finished, false when the time ran out first.
+    bool wait(std::chrono::milliseconds timeout) {
+        using Rep = std::chrono::milliseconds::rep;
+        constexpr Rep longest = std::numeric_limits<std::uint32_t>::max();
+        Rep left = std::max<Rep>(timeout.count(), 0);
+        for (;;) {
+            const Rep turn = std::min(left, longest);
+            const dpop_status status = dpop_task_wait(handle_, static_cast<std::uint32_t>(turn));
+            if (status != DPOP_ERR_PENDING) {
+                detail::check_task(status, handle_);
+                return true;
+            }
+            left -= turn;
+            if (left == 0) {
+                return false;
+            }
+        }
+    }
+
+    /// Where the task is; TaskStatus::none for a moved-from Task.
+    TaskStatus status() const noexcept { return static_cast<TaskStatus>(dpop_task_status(handle_)); }
+
+    /// Asks the task to stop and returns at once: a queued task is cancelled there and then, a
+    /// running one stops at its next step (wait() tells when). A task that has finished stays
+    /// as it is. May be called from any thread, more than once.
+    Task& cancel() {
+        detail::check_task(dpop_task_cancel(handle_), handle_);
+        return *this;
+    }
+
+    /// The task's Response, once it has finished: waits for it as long as it takes (call
+    /// wait() first to bound that). It is what Http::request returns, for get_async too (its
+    /// body is what Http::get returns); each call makes a new Response. Throws the dpop::Error
+    /// the synchronous call throws when the request failed, and one with DPOP_ERR_CANCELLED when
+    /// the task was cancelled.
+    Response result() {
+        (void)wait(std::chrono::milliseconds::max());
+        dpop_response* response = nullptr;
+        detail::check_task(dpop_task_result(handle_, &response), handle_);
+        return Response(response);
+    }
+
+    /// The message of this thread's last call on the task: after result(), why the task failed,
+    /// or, for a response, what is probably wrong with a DPoP proof the server rejected (empty
+    /// otherwise), as Http::last_error_text() after the synchronous call.
+    std::string last_error_text() const { return detail::task_text(handle_); }
+
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    const dpop_task* handle() const noexcept { return handle_; }
+    dpop_task* handle() noexcept { return handle_; }
+
+    /// Gives up the handle: the caller frees it with dpop_task_free.
+    dpop_task* release() noexcept { return std::exchange(handle_, nullptr); }
+
+private:
+    friend class Http;
+    explicit Task(dpop_task* handle) noexcept : handle_(handle) {}
+
+    dpop_task* handle_;
 };
 
 /// The DPoP HTTP client (Chilkat's Http object): owns one dpop_http. It fetches and caches
@@ -463,21 +588,33 @@ public:
     /// Sends a request; HTTP error statuses are responses, failures to get one throw.
     Response request(const std::string& method, const std::string& url, const Headers& headers = {},
                      std::string_view body = {}) {
-        std::string lines;
-        for (const auto& [name, value] : headers) {
-            if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
-                throw std::invalid_argument("dpop: a header name or value contains CR, LF or (in the name) ':'");
-            }
-            lines += name;
-            lines += ": ";
-            lines += value;
-            lines += "\r\n";
-        }
+        const std::string lines = detail::header_lines(headers);
         dpop_response* response = nullptr;
         check(dpop_http_request(handle_, detail::c_str(method, "method"), detail::c_str(url, "url"),
                                 headers.empty() ? nullptr : detail::c_str(lines, "headers"),
                                 reinterpret_cast<const std::uint8_t*>(body.data()), body.size(), &response));
         return Response(response);
+    }
+
+    /// Starts `GET url` as a Task (the asynchronous get()) and returns at once; its result() is
+    /// a Response. Throws here for the argument only; everything else, a bad URL included, is
+    /// the task's result.
+    Task get_async(const std::string& url) {
+        dpop_task* task = nullptr;
+        check(dpop_http_get_async(handle_, detail::c_str(url, "url"), &task));
+        return Task(task);
+    }
+
+    /// Starts a request as a Task (the asynchronous request(), with its arguments) and returns
+    /// at once. Throws here for the arguments only; everything else is the task's result.
+    Task request_async(const std::string& method, const std::string& url, const Headers& headers = {},
+                       std::string_view body = {}) {
+        const std::string lines = detail::header_lines(headers);
+        dpop_task* task = nullptr;
+        check(dpop_http_request_async(handle_, detail::c_str(method, "method"), detail::c_str(url, "url"),
+                                      headers.empty() ? nullptr : detail::c_str(lines, "headers"),
+                                      reinterpret_cast<const std::uint8_t*>(body.data()), body.size(), &task));
+        return Task(task);
     }
 
     /// The HTTP status of this thread's last request (0 when none was received).

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -16,12 +17,14 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // Defined in test_dpop_odr.cpp.
 std::string odr_thumbprint_of_new_key(const std::string& alg);
 dpop_status odr_code_of_missing_key_file();
 int odr_get_status(dpop::Http& http, const std::string& url);
+int odr_task_status(dpop::Http& http, const std::string& url);
 
 namespace {
 
@@ -120,6 +123,39 @@ std::string json_member(const std::string& json, const std::string& name) {
     return end == std::string::npos ? "" : json.substr(from, end - from);
 }
 
+// The value of a top-level JSON member that is a whole number (a counter of /stats), or -1.
+long json_count(const std::string& json, const std::string& name) {
+    const std::string start = "\"" + name + "\":";
+    const std::size_t at = json.find(start);
+    return at == std::string::npos ? -1 : std::strtol(json.c_str() + at + start.size(), nullptr, 10);
+}
+
+// An echo of the test server without its proof's claims, which differ on every request (jti,
+// iat): the object "proof" holds no object of its own, so it ends at the first '}'.
+std::string without_proof(const std::string& echo) {
+    const std::size_t at = echo.find("\"proof\":{");
+    const std::size_t end = at == std::string::npos ? at : echo.find('}', at);
+    return end == std::string::npos ? echo : echo.substr(0, at) + echo.substr(end + 1);
+}
+
+// The error a call throws, as (code, what()); (DPOP_OK, "") when it throws none.
+template <typename Call>
+std::pair<dpop_status, std::string> error_of(Call&& call) {
+    try {
+        (void)call();
+    } catch (const dpop::Error& e) {
+        return {e.code(), e.what()};
+    }
+    return {DPOP_OK, ""};
+}
+
+// An error text after the name of the call that failed ("dpop_http_get: ..."), which a task's
+// result and the synchronous call name differently.
+std::string reason(const std::string& text) {
+    const std::size_t colon = text.find(": ");
+    return colon == std::string::npos ? text : text.substr(colon + 2);
+}
+
 std::string auth_token(const std::string& endpoint, const std::string& secret) {
     return "{\"client_id\":\"m2m.dpop\",\"client_secret\":" + json_string(secret) +
            ",\"token_endpoint\":" + json_string(endpoint) + ",\"scope\":\"api\"}";
@@ -132,6 +168,10 @@ void test_types() {
     static_assert(std::is_nothrow_move_constructible_v<dpop::Key> && std::is_nothrow_move_assignable_v<dpop::Key>);
     static_assert(std::is_nothrow_move_constructible_v<dpop::Http> && std::is_nothrow_move_assignable_v<dpop::Http>);
     static_assert(std::is_nothrow_move_constructible_v<dpop::Response>);
+    static_assert(!std::is_copy_constructible_v<dpop::Task> && !std::is_copy_assignable_v<dpop::Task>);
+    static_assert(std::is_nothrow_move_constructible_v<dpop::Task> && std::is_nothrow_move_assignable_v<dpop::Task>);
+    static_assert(!std::is_default_constructible_v<dpop::Task>);  // made by Http::get_async and request_async
+    static_assert(static_cast<int>(dpop::TaskStatus::cancelled) == DPOP_TASK_CANCELLED);
     static_assert(std::is_base_of_v<std::runtime_error, dpop::Error>);
     // Exports are called through DPOP_CALL function types, stdcall on 32-bit Windows.
     using GenerateFn = dpop_status(DPOP_CALL*)(dpop_key*, const char*);
@@ -378,6 +418,138 @@ void test_http_live(const std::string& token_endpoint, const std::string& api_ur
     CHECK(!token.empty() && !contains(log, token));
 }
 
+// Tasks (Http::get_async, Http::request_async): a task's result is the synchronous call's,
+// twenty tasks at once on one object share one token, a wait runs out while the server holds
+// the request (its /stall path, never answered) and a cancel ends it, a failed task throws what
+// the synchronous call throws, and tasks are destroyed while they run or outlive their Http.
+// The objects' timeouts are a minute: what ends a held request is the cancel.
+void test_tasks(const std::string& token_endpoint, const std::string& api_url, const std::string& secret) {
+    using std::chrono::milliseconds;
+    const std::string stall_url = sibling(token_endpoint, "stall");
+    const std::string echo_url = sibling(api_url, "echo?x=1");
+    const auto new_http = [&token_endpoint](const std::string& client_secret) {
+        dpop::Http http;
+        http.set_key(dpop::Key::generate())
+            .set_auth_token(auth_token(token_endpoint, client_secret))
+            .set_timeouts(60000, 60000)
+            .set_request_timeout(120000);
+        return http;
+    };
+    dpop::Http http = new_http(secret);
+
+    // The response the synchronous call gives, from request_async and from get_async.
+    const dpop::Headers headers = {{"X-Test", "cpp-task"}, {"Content-Type", "application/json"}};
+    dpop::Task task = http.request_async("POST", echo_url, headers, "{\"a\":1}");
+    CHECK(task.wait(milliseconds(60000)));
+    CHECK(task.status() == dpop::TaskStatus::completed);
+    const dpop::Response async_response = task.result();
+    const dpop::Response sync_response = http.request("POST", echo_url, headers, "{\"a\":1}");
+    CHECK(async_response.status() == 200 && sync_response.status() == 200);
+    CHECK(async_response.header("content-type") == sync_response.header("content-type"));
+    const std::string async_echo(async_response.body());
+    CHECK(without_proof(async_echo) == without_proof(std::string(sync_response.body())));
+    CHECK(contains(async_echo, "\"x-test\":\"cpp-task\"") && contains(async_echo, "\"htm\":\"POST\""));
+    CHECK(task.last_error_text().empty());
+    CHECK(task.result().status() == 200);  // again: a new Response
+    const std::string get_body(http.get_async(api_url).result().body());
+    CHECK(contains(get_body, "\"client_id\":\"m2m.dpop\""));
+    CHECK(without_proof(get_body) == without_proof(http.get(api_url)));
+    CHECK(odr_task_status(http, api_url) == 200);
+
+    // Twenty tasks at once on a new object: one token request for all (the counter read by an
+    // object without token settings, which sends no token).
+    const std::string stats_url = sibling(token_endpoint, "stats");
+    const long token_requests = json_count(dpop::Http().get(stats_url), "token_requests");
+    {
+        dpop::Http many = new_http(secret);
+        std::vector<dpop::Task> tasks;
+        for (int i = 0; i < 20; ++i) {
+            tasks.push_back(i % 2 == 0 ? many.get_async(api_url)
+                                       : many.request_async("GET", echo_url, {{"X-Index", std::to_string(i)}}));
+        }
+        int ok = 0;
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            const dpop::Response response = tasks[i].result();
+            const std::string body(response.body());
+            if (response.status() == 200 && contains(body, "\"client_id\":\"m2m.dpop\"") &&
+                (i % 2 == 0 || contains(body, "\"x-index\":\"" + std::to_string(i) + "\""))) {
+                ++ok;
+            }
+        }
+        CHECK(ok == 20);
+    }
+    CHECK(token_requests >= 0 && json_count(dpop::Http().get(stats_url), "token_requests") == token_requests + 1);
+
+    // A held request: waits run out, a cancel ends it (within 10 s, far below the timeouts).
+    dpop::Task held = http.get_async(stall_url);
+    CHECK(!held.wait(milliseconds(300)));
+    CHECK(!held.wait(milliseconds(0)));
+    CHECK(!held.wait(milliseconds(-5)));  // a negative timeout just looks
+    CHECK(held.status() == dpop::TaskStatus::queued || held.status() == dpop::TaskStatus::running);
+    held.cancel().cancel();
+    CHECK(held.wait(milliseconds(10000)));
+    CHECK(held.status() == dpop::TaskStatus::cancelled);
+    CHECK_THROWS(held.result(), DPOP_ERR_CANCELLED, "cancelled");
+    CHECK(contains(held.last_error_text(), "cancelled"));
+    CHECK(contains(http.get(api_url), "\"client_id\":\"m2m.dpop\""));  // the object works on
+
+    // A wait longer than dpop_task_wait's uint32_t milliseconds, ended by a cancel from another
+    // thread.
+    dpop::Task waited = http.get_async(stall_url);
+    std::thread canceller([&waited] {
+        std::this_thread::sleep_for(milliseconds(200));
+        waited.cancel();
+    });
+    const bool finished = waited.wait(milliseconds::max());
+    canceller.join();
+    CHECK(finished && waited.status() == dpop::TaskStatus::cancelled);
+
+    // A failed task throws the Error the synchronous call throws.
+    for (const auto& [url, want] : {std::pair<std::string, dpop_status>{"not a url", DPOP_ERR_HTTP_URL},
+                                    std::pair<std::string, dpop_status>{"http://example.com/", DPOP_ERR_HTTP_INSECURE}}) {
+        dpop::Task failing = http.get_async(url);
+        CHECK(failing.wait(milliseconds(60000)) && failing.status() == dpop::TaskStatus::failed);
+        const auto sync_error = error_of([&http, &url = url] { return http.get(url); });
+        const auto task_error = error_of([&failing] { return failing.result(); });
+        CHECK(sync_error.first == want && task_error.first == want);
+        CHECK(reason(task_error.second) == reason(sync_error.second) && !reason(task_error.second).empty());
+        CHECK(failing.last_error_text() == task_error.second);
+    }
+    CHECK_THROWS(new_http("not-the-secret").request_async("GET", api_url).result(), DPOP_ERR_TOKEN_ENDPOINT,
+                 "invalid_client");
+    bool refused = false;
+    try {
+        (void)http.request_async("GET", api_url, {{"X-Evil", "a\r\nInjected: yes"}});
+    } catch (const std::invalid_argument&) {
+        refused = true;
+    }
+    CHECK(refused);
+
+    // Tasks destroyed or replaced while they run; a moved-from task.
+    {
+        dpop::Task running = http.get_async(stall_url);
+        CHECK(!running.wait(milliseconds(100)));
+    }  // the destructor cancels and frees it
+    dpop::Task a = http.get_async(stall_url);
+    dpop::Task b = std::move(a);
+    CHECK(!a && b);
+    CHECK(a.status() == dpop::TaskStatus::none);
+    CHECK_THROWS(a.wait(milliseconds(0)), DPOP_ERR_NULL_POINTER, "");
+    CHECK_THROWS(a.result(), DPOP_ERR_NULL_POINTER, "");
+    b = http.get_async(api_url);  // frees the held task it had
+    CHECK(b.result().status() == 200);
+
+    // Tasks outlive their Http.
+    dpop::Http owner = new_http(secret);
+    dpop::Task done = owner.get_async(api_url);
+    dpop::Task outliving = owner.get_async(stall_url);
+    owner = dpop::Http();  // frees the first dpop_http
+    CHECK(done.result().status() == 200);
+    CHECK(!outliving.wait(milliseconds(100)));
+    outliving.cancel();
+    CHECK(outliving.wait(milliseconds(10000)));
+}
+
 // The AuthToken settings of issue 14: private_key_jwt with discovery through `issuer` (when
 // run-tests.sh registered an assertion key with the server: DPOP_ASSERTION_KEY, a PEM file,
 // for the client DPOP_ASSERTION_CLIENT), the new status codes as dpop::Error, and the
@@ -605,6 +777,7 @@ int main() {
         test_http_settings();
         test_http_live(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"), dir);
         test_http_settings14(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"));
+        test_tasks(token_endpoint, api_url, env_or("DPOP_CLIENT_SECRET", "secret"));
         test_sign_in(token_endpoint, dir);
     } catch (const dpop::Error& e) {
         record(false, "unexpected dpop::Error", __LINE__);

@@ -27,3 +27,9 @@ int odr_get_status(dpop::Http& http, const std::string& url) {
     (void)http.get(url);
     return http.last_status();
 }
+
+// The HTTP status of a GET task's response, made and taken in this translation unit.
+int odr_task_status(dpop::Http& http, const std::string& url) {
+    dpop::Task task = http.get_async(url);
+    return task.result().status();
+}

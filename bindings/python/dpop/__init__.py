@@ -13,6 +13,10 @@ library, found through ``DPOP_LIBRARY``, then next to this package, then the sys
     body = http.get("https://api.example/dpop/test")
     print(http.last_status, body)
 
+``http.get_async(url)`` and ``http.request_async(...)`` return a ``dpop.Task`` at once: the
+request runs in libdpop's worker pool; ``task.wait(timeout)``, ``task.cancel()`` and
+``task.result()`` (the Response, or the exception the synchronous call raises).
+
 Failures raise ``dpop.Error`` (``code``, ``name``, message = libdpop's error text), or one of
 its subclasses by group of codes: KeyFormatError, ProofError, TransportError, TokenError.
 """
@@ -32,7 +36,7 @@ from ._errors import (
     error_name,
 )
 from ._lib import LibraryError
-from ._objects import Http, Key, Response
+from ._objects import Http, Key, Response, Task, TaskStatus
 
 __version__ = "0.1.0"
 
@@ -56,6 +60,8 @@ __all__ = [
     "LibraryError",
     "ProofError",
     "Response",
+    "Task",
+    "TaskStatus",
     "TokenError",
     "TransportError",
     "error_name",

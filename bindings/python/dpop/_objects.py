@@ -1,11 +1,15 @@
-"""Key, Http and Response: Python objects that each own one libdpop handle."""
+"""Key, Http, Response and Task: Python objects that each own one libdpop handle."""
 
 from __future__ import annotations
 
 import collections.abc
 import ctypes
+import enum
 import json
+import math
 import os
+import sys
+import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _lib
@@ -78,6 +82,26 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _request_arguments(
+    method: _Text, url: _Text, headers: Optional[_Headers], body: Optional[_Text]
+) -> Tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[bytes], int]:
+    """The C arguments of dpop_http_request and dpop_http_request_async after the handle:
+    method, url, the headers as "Name: value" lines (None when there are none), the body and
+    its length."""
+    lines = None
+    if headers:
+        items = headers.items() if isinstance(headers, collections.abc.Mapping) else headers
+        parts = []
+        for raw_name, raw_value in items:
+            name, value = str(raw_name), str(raw_value)
+            if any(c in name for c in "\r\n:") or any(c in value for c in "\r\n"):
+                raise ValueError(f"header {name!r}: CR, LF or ':' in the name, or CR or LF in the value")
+            parts.append(f"{name}: {value}\r\n")
+        lines = _cstr("".join(parts), "headers")
+    data = None if body is None else _data(body, "body")
+    return _cstr(method, "method"), _cstr(url, "url"), lines, data, len(data) if data else 0
+
+
 class _Handle:
     """Owns one C handle: freed by close(), by leaving a ``with`` block, or when collected.
 
@@ -86,9 +110,27 @@ class _Handle:
     """
 
     _free_name = ""
+    _error_text_name = ""  # the object's *_last_error_text function, when it has one
 
     def __init__(self, handle: Any) -> None:  # a ctypes pointer to the C object
         self._handle: Any = handle
+
+    def _last_error_text(self) -> str:
+        """The handle's error text for this thread; the thread's message when the handle
+        cannot be asked (closed)."""
+        status, data = _lib.read_string(
+            getattr(_lib.lib(), self._error_text_name), self._handle, capacity=256
+        )
+        return _text(data) if status == OK else thread_message()
+
+    def _error_text(self) -> str:
+        """The message of an exception from a failed call: the handle's, else the thread's."""
+        text = self._last_error_text() if self._handle and self._error_text_name else ""
+        return text or thread_message()
+
+    def _check(self, status: int) -> None:
+        if status != OK:
+            raise make_error(status, self._error_text())
 
     def close(self) -> None:
         """Frees the handle now. Calling it again does nothing. It must not be called while
@@ -134,6 +176,7 @@ class Key(_Handle):
     """
 
     _free_name = "dpop_key_free"
+    _error_text_name = "dpop_key_last_error_text"
 
     def __init__(self) -> None:
         super().__init__(_new("dpop_key_new"))
@@ -176,11 +219,6 @@ class Key(_Handle):
             key.close()
             raise
         return key
-
-    def _check(self, status: int) -> None:
-        if status != OK:
-            text = self.last_error_text if self._handle else ""
-            raise make_error(status, text or thread_message())
 
     def _read(self, function_name: str, *args: Any, capacity: int = 0) -> str:
         status, data = _lib.read_string(
@@ -250,10 +288,7 @@ class Key(_Handle):
     @property
     def last_error_text(self) -> str:
         """The message of this thread's last call on the key ("" after a success)."""
-        status, data = _lib.read_string(
-            _lib.lib().dpop_key_last_error_text, self._handle, capacity=256
-        )
-        return _text(data) if status == OK else thread_message()
+        return self._last_error_text()
 
     def __repr__(self) -> str:
         if not self._handle:
@@ -263,8 +298,8 @@ class Key(_Handle):
 
 
 class Response(_Handle):
-    """A complete HTTP response from ``Http.request``: status, headers and body. It may be
-    read from several threads at once."""
+    """A complete HTTP response from ``Http.request`` or ``Task.result``: status, headers and
+    body. It may be read from several threads at once."""
 
     _free_name = "dpop_response_free"
 
@@ -338,6 +373,109 @@ class Response(_Handle):
         return "<dpop.Response closed>" if not self._handle else f"<dpop.Response {self.status}>"
 
 
+class TaskStatus(enum.IntEnum):
+    """Where a Task is: the ``DPOP_TASK_*`` values of ``dpop_task_status``."""
+
+    QUEUED = 1
+    """It waits for one of libdpop's workers."""
+    RUNNING = 2
+    """A worker sends the request."""
+    COMPLETED = 3
+    """Finished with a response, whatever its HTTP status: ``result()`` returns it."""
+    FAILED = 4
+    """Finished without a response: ``result()`` raises what the synchronous call raises."""
+    CANCELLED = 5
+    """Cancelled before it finished: ``result()`` raises dpop.Error with ``ERR_CANCELLED``."""
+
+
+# A long wait is made of waits this long at most, so that Ctrl-C (KeyboardInterrupt, which
+# Python sees only between calls into C) is not held up until a task finishes.
+_WAIT_SLICE_MS = 100
+
+
+class Task(_Handle):
+    """One asynchronous request from ``Http.get_async`` or ``Http.request_async``, already
+    queued: libdpop's worker pool sends it as the synchronous call would, tokens, nonces and
+    retries included, while the calling thread goes on. ``wait`` for it or poll ``status``,
+    stop it with ``cancel``, and take the Response with ``result``.
+
+    The task keeps what it needs of its Http object, which may be closed while it runs.
+    ``close()`` (or leaving a ``with`` block, or collection) frees it, cancelling it if it has
+    not finished. ``wait``, ``status``, ``cancel`` and ``result`` may be called from several
+    threads at once; ``last_error_text`` is the calling thread's.
+    """
+
+    _free_name = "dpop_task_free"
+    _error_text_name = "dpop_task_last_error_text"
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Waits until the task has finished (completed, failed or cancelled), for `timeout`
+        seconds at most: None (or infinity) waits as long as it takes, 0 or less just looks.
+        True when it has finished, False when the time ran out first."""
+        seconds = math.inf
+        if timeout is not None:
+            if (
+                not isinstance(timeout, (int, float))
+                or isinstance(timeout, bool)
+                or (isinstance(timeout, float) and math.isnan(timeout))
+            ):
+                raise make_error(
+                    ERR_INVALID_ARGUMENT, f"timeout must be a number of seconds or None, not {timeout!r}"
+                )
+            # An int too large for a float waits as long as it takes, not an OverflowError.
+            seconds = math.inf if timeout > sys.float_info.max else max(timeout, 0.0)
+        deadline = time.monotonic() + seconds
+        lib = _lib.lib()
+        while True:
+            left_ms = max(deadline - time.monotonic(), 0.0) * 1000
+            wait_ms = math.ceil(min(left_ms, _WAIT_SLICE_MS))
+            status = lib.dpop_task_wait(self._handle, wait_ms)
+            if status != ERR_PENDING:
+                self._check(status)
+                return True
+            if wait_ms == 0:
+                return False
+
+    @property
+    def status(self) -> TaskStatus:
+        """Where the task is (a TaskStatus). Raises dpop.Error (``ERR_NULL_POINTER``) after
+        close()."""
+        status = int(_lib.lib().dpop_task_status(self._handle))
+        if status == 0:
+            raise make_error(ERR_NULL_POINTER, "dpop_task_status: the task is closed")
+        return TaskStatus(status)
+
+    def cancel(self) -> None:
+        """Asks the task to stop and returns at once: a queued task is cancelled there and
+        then, a running one stops at its next step (``wait`` tells when). A task that has
+        finished stays as it is. May be called from any thread, more than once."""
+        self._check(_lib.lib().dpop_task_cancel(self._handle))
+
+    def result(self, timeout: Optional[float] = None) -> Response:
+        """The task's Response, once it has finished: waits for it as ``wait(timeout)`` does.
+        It is what ``Http.request`` returns, for ``get_async`` too (its ``text`` is what
+        ``Http.get`` returns); each call makes a new Response. Raises what the synchronous
+        call raises when the request failed (dpop.TransportError, dpop.TokenError, ...),
+        dpop.Error with ``ERR_CANCELLED`` when the task was cancelled, and with
+        ``ERR_PENDING`` when `timeout` ran out first."""
+        self.wait(timeout)
+        out = _lib.RESPONSE_P()
+        self._check(_lib.lib().dpop_task_result(self._handle, ctypes.byref(out)))
+        return Response(out)
+
+    @property
+    def last_error_text(self) -> str:
+        """The message of this thread's last call on the task: after ``result``, why the task
+        failed, or, for a response, what is probably wrong with a DPoP proof the server
+        rejected ("" otherwise), as ``Http.last_error_text`` after the synchronous call."""
+        return self._last_error_text()
+
+    def __repr__(self) -> str:
+        if not self._handle:
+            return "<dpop.Task closed>"
+        return f"<dpop.Task {self.status.name.lower()}>"
+
+
 class Http(_Handle):
     """The DPoP HTTP client (Chilkat's ``Http`` object).
 
@@ -351,6 +489,7 @@ class Http(_Handle):
     """
 
     _free_name = "dpop_http_free"
+    _error_text_name = "dpop_http_last_error_text"
 
     def __init__(
         self,
@@ -403,14 +542,6 @@ class Http(_Handle):
         except BaseException:
             self.close()
             raise
-
-    def _check(self, status: int) -> None:
-        if status != OK:
-            raise make_error(status, self._error_text())
-
-    def _error_text(self) -> str:
-        text = self.last_error_text if self._handle else ""
-        return text or thread_message()
 
     def _set(self, function_name: str, *args: Any) -> None:
         self._check(getattr(_lib.lib(), function_name)(self._handle, *args))
@@ -509,30 +640,37 @@ class Http(_Handle):
 
         `headers` is a dict (or pairs) of extra headers; `body` is bytes or str (UTF-8).
         """
-        lines = None
-        if headers:
-            items = headers.items() if isinstance(headers, collections.abc.Mapping) else headers
-            parts = []
-            for raw_name, raw_value in items:
-                name, value = str(raw_name), str(raw_value)
-                if any(c in name for c in "\r\n:") or any(c in value for c in "\r\n"):
-                    raise ValueError(f"header {name!r}: CR, LF or ':' in the name, or CR or LF in the value")
-                parts.append(f"{name}: {value}\r\n")
-            lines = _cstr("".join(parts), "headers")
-        data = None if body is None else _data(body, "body")
         out = _lib.RESPONSE_P()
         self._check(
             _lib.lib().dpop_http_request(
-                self._handle,
-                _cstr(method, "method"),
-                _cstr(url, "url"),
-                lines,
-                data,
-                len(data) if data else 0,
-                ctypes.byref(out),
+                self._handle, *_request_arguments(method, url, headers, body), ctypes.byref(out)
             )
         )
         return Response(out)
+
+    def get_async(self, url: _Text) -> Task:
+        """Starts ``GET url`` as a Task (the asynchronous ``get``) and returns at once; its
+        ``result()`` is a Response. Raises here only for the argument; everything else, a bad
+        URL included, is the task's result."""
+        out = _lib.TASK_P()
+        self._set("dpop_http_get_async", _cstr(url, "url"), ctypes.byref(out))
+        return Task(out)
+
+    def request_async(
+        self,
+        method: _Text,
+        url: _Text,
+        headers: Optional[_Headers] = None,
+        body: Optional[_Text] = None,
+    ) -> Task:
+        """Starts a request as a Task (the asynchronous ``request``, with its arguments) and
+        returns at once. Raises here only for the arguments (a header without a name, ...);
+        everything else is the task's result."""
+        out = _lib.TASK_P()
+        self._set(
+            "dpop_http_request_async", *_request_arguments(method, url, headers, body), ctypes.byref(out)
+        )
+        return Task(out)
 
     # Signing a user in: token settings with grant_type "authorization_code" (the README's
     # "Signing a user in").
@@ -631,10 +769,7 @@ class Http(_Handle):
         ``LastErrorText``): "" after a success, except when a server rejected the DPoP proof
         (a 401 ``invalid_dpop_proof``, or ``invalid_token`` for a token bound to another key):
         the response is returned, and this says what is probably wrong."""
-        status, data = _lib.read_string(
-            _lib.lib().dpop_http_last_error_text, self._handle, capacity=256
-        )
-        return _text(data) if status == OK else thread_message()
+        return self._last_error_text()
 
     @property
     def token_info(self) -> Optional[Dict[str, Any]]:

@@ -84,6 +84,12 @@ def test_status_codes_match_the_header():
     assert exported == {name[len("DPOP_"):] for name in codes}
 
 
+def test_task_states_match_the_header():
+    states = {name: value for name, value in CONSTANTS.items() if name.startswith("DPOP_TASK_")}
+    assert states
+    assert {f"DPOP_TASK_{state.name}": int(state) for state in dpop.TaskStatus} == states
+
+
 def test_library_version_matches_the_header_and_the_package():
     header = "{}.{}.{}".format(
         CONSTANTS["DPOP_VERSION_MAJOR"], CONSTANTS["DPOP_VERSION_MINOR"], CONSTANTS["DPOP_VERSION_PATCH"]

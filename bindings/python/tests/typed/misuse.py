@@ -9,3 +9,9 @@ dpop.Http(key, timeouts=5000)  # error
 dpop.Http().request("GET", "https://api.example/", body=42)  # error
 name: int = dpop.error_name(1)  # error
 jwk: str = key.public_jwk  # error
+task = dpop.Http().get_async("https://api.example/")
+done: str = task.wait(1.0)  # error
+task.wait("1")  # error
+text: str = task.result()  # error
+state: int = task.status.name  # error
+dpop.Http().request_async("GET", "https://api.example/", body=42)  # error

@@ -73,6 +73,25 @@ def use_sign_in(settings: Dict[str, str], state: str) -> Optional[str]:
         return http.sign_in_url
 
 
+def use_tasks(http: dpop.Http) -> Optional[dpop.Response]:
+    with http.get_async("https://api.example/dpop/test") as task:
+        finished: bool = task.wait(0.05) or task.wait(None) or task.wait(10)
+        status: dpop.TaskStatus = task.status
+        if status is dpop.TaskStatus.RUNNING:
+            task.cancel()
+        response: dpop.Response = task.result()
+        print(finished, int(status), response.text, task.last_error_text, task.closed)
+    other = http.request_async(
+        "POST", "https://api.example/dpop/echo", headers=[("X-A", 1)], body="{}"
+    )
+    try:
+        return other.result(timeout=30.0)
+    except dpop.Error as e:
+        return None if e.code == dpop.ERR_CANCELLED else other.result()
+    finally:
+        other.close()
+
+
 def use_errors() -> str:
     try:
         dpop.Key.load("missing.pem")
