@@ -36,7 +36,10 @@ from ._errors import (
     error_name,
 )
 from ._lib import LibraryError
-from ._objects import Http, Key, Response, Task, TaskStatus
+from ._http import Http
+from ._key import Key
+from ._response import Response
+from ._task import Task, TaskStatus
 
 __version__ = "0.1.0"
 
