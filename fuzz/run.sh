@@ -33,7 +33,7 @@ case "${1:-}" in
     *) [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || usage; secs=$1 ;;
 esac
 
-all_targets="key_import token_response www_authenticate auth_token htu log_scrubber"
+all_targets="key_import token_response www_authenticate auth_token htu log_scrubber state_file"
 targets=${TARGETS:-$all_targets}
 say() { echo "== $*" >&2; }
 

@@ -21,7 +21,7 @@ mod retry;
 mod settings;
 pub(crate) mod sign_in;
 mod skew;
-mod state;
+pub(crate) mod state;
 pub(crate) mod token;
 mod transport;
 

@@ -41,42 +41,43 @@ fn pkcs8_der(alg: Algorithm, private: &[u8]) -> Result<SecretDocument> {
 
 /// The private key as PKCS#8 PEM, encrypted with `password` when one is given.
 pub(super) fn pkcs8_pem(alg: Algorithm, private: &[u8], password: Option<&str>) -> Result<Zeroizing<String>> {
-    let (label, doc) = pkcs8_document(alg, private, password)?;
+    let (label, doc) = pkcs8_document(alg, private, password.map(|p| (p, PBKDF2_ITERATIONS)))?;
     doc.to_pem(label, LineEnding::LF).map_err(encode_error)
 }
 
 /// The private key as PKCS#8 DER, encrypted as [`pkcs8_pem`] encrypts it when a password is
-/// given (what a saved state holds).
+/// given, with the PBKDF2 iterations given beside it (what a saved state holds, at the state's
+/// cost).
 pub(super) fn pkcs8_der_export(
     alg: Algorithm,
     private: &[u8],
-    password: Option<&str>,
+    encryption: Option<(&str, u32)>,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let (_, doc) = pkcs8_document(alg, private, password)?;
+    let (_, doc) = pkcs8_document(alg, private, encryption)?;
     Ok(Zeroizing::new(doc.as_bytes().to_vec()))
 }
 
-/// The PEM label and the DER: plain PKCS#8, or encrypted (PBES2: PBKDF2-SHA256 with
-/// [`PBKDF2_ITERATIONS`], AES-256-CBC) with `password`.
+/// The PEM label and the DER: plain PKCS#8, or encrypted (PBES2: PBKDF2-SHA256, AES-256-CBC)
+/// with a password and a number of iterations ([`PBKDF2_ITERATIONS`] for an export).
 fn pkcs8_document(
     alg: Algorithm,
     private: &[u8],
-    password: Option<&str>,
+    encryption: Option<(&str, u32)>,
 ) -> Result<(&'static str, SecretDocument)> {
     let der = pkcs8_der(alg, private)?;
-    match password {
+    match encryption {
         None => Ok(("PRIVATE KEY", der)),
-        Some("") => Err(Error::new(
+        Some(("", _)) => Err(Error::new(
             ErrorKind::InvalidArgument,
             "the export password is empty; pass NULL for an unencrypted key",
         )),
-        Some(password) => {
+        Some((password, iterations)) => {
             let mut salt = [0u8; 16];
             let mut iv = [0u8; 16];
             let mut rng = rand_core::OsRng;
             rng.try_fill_bytes(&mut salt).map_err(|_| super::rng_error())?;
             rng.try_fill_bytes(&mut iv).map_err(|_| super::rng_error())?;
-            let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
+            let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &salt, &iv)
                 .map_err(encode_error)?;
             let info = PrivateKeyInfo::try_from(der.as_bytes()).map_err(encode_error)?;
             let encrypted = info.encrypt_with_params(params, password).map_err(encode_error)?;

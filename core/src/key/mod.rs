@@ -361,16 +361,26 @@ impl Key {
         export::pkcs8_pem(self.alg, &self.private, password)
     }
 
-    /// The private key as PKCS#8 DER, encrypted as [`Key::private_pem`] encrypts it when a
-    /// password is given: what a saved state holds.
-    pub(crate) fn private_pkcs8_der(&self, password: Option<&str>) -> Result<Zeroizing<Vec<u8>>> {
-        export::pkcs8_der_export(self.alg, &self.private, password)
+    /// The private key as plain PKCS#8 DER: what a protector's saved state holds.
+    pub(crate) fn private_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        export::pkcs8_der_export(self.alg, &self.private, None)
     }
 
-    /// Loads the encrypted PKCS#8 DER that [`Key::private_pkcs8_der`] made with `password`,
-    /// refusing any other encryption parameters before the password is used.
-    pub(crate) fn load_own_encrypted(der: &[u8], password: &str) -> Result<Key> {
-        parse::load_own_encrypted(der, password)
+    /// The private key as PKCS#8 DER encrypted as [`Key::private_pem`] encrypts it, with
+    /// `iterations` of PBKDF2: what a passphrase's saved state holds, at the state's cost.
+    pub(crate) fn private_pkcs8_der_encrypted(
+        &self,
+        password: &str,
+        iterations: u32,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        export::pkcs8_der_export(self.alg, &self.private, Some((password, iterations)))
+    }
+
+    /// Loads the encrypted PKCS#8 DER that [`Key::private_pkcs8_der_encrypted`] made with
+    /// `password` and `iterations`, refusing any other encryption parameters before the password
+    /// is used.
+    pub(crate) fn load_own_encrypted(der: &[u8], password: &str, iterations: u32) -> Result<Key> {
+        parse::load_own_encrypted(der, password, iterations)
     }
 
     /// Writes the private key to a new or replaced file at `path` as [`Key::private_pem`] makes

@@ -398,9 +398,9 @@ fn load_encrypted(der: &[u8], password: Option<&str>) -> Result<Key> {
 
 /// Loads an encrypted PKCS#8 DER that libdpop's own export made (a saved state's key). Only
 /// the parameters the export writes are accepted (PBES2 with PBKDF2-HMAC-SHA256 at
-/// [`PBKDF2_ITERATIONS`](super::export::PBKDF2_ITERATIONS) and AES-256-CBC): the cost of the key
-/// derivation is libdpop's, never the file's.
-pub(super) fn load_own_encrypted(der: &[u8], password: &str) -> Result<Key> {
+/// `iterations`, the saved state's cost, and AES-256-CBC): the cost of the key derivation is
+/// libdpop's, never the file's.
+pub(super) fn load_own_encrypted(der: &[u8], password: &str, iterations: u32) -> Result<Key> {
     let epki = EncryptedPrivateKeyInfo::from_der(der).map_err(|_| {
         Error::new(
             ErrorKind::KeyMalformed,
@@ -410,7 +410,7 @@ pub(super) fn load_own_encrypted(der: &[u8], password: &str) -> Result<Key> {
     let own = match &epki.encryption_algorithm {
         pkcs5::EncryptionScheme::Pbes2(params) => {
             matches!(&params.kdf, pkcs5::pbes2::Kdf::Pbkdf2(p)
-                if p.iteration_count == super::export::PBKDF2_ITERATIONS
+                if p.iteration_count == iterations
                     && p.prf == pkcs5::pbes2::Pbkdf2Prf::HmacWithSha256
                     && p.key_length.is_none_or(|len| len == 32))
                 && matches!(
@@ -424,9 +424,8 @@ pub(super) fn load_own_encrypted(der: &[u8], password: &str) -> Result<Key> {
         return Err(Error::new(
             ErrorKind::KeyUnsupportedEncryption,
             format!(
-                "the key is not encrypted as libdpop encrypts it (PBES2, PBKDF2-SHA256 with {} \
-                 iterations, AES-256-CBC)",
-                super::export::PBKDF2_ITERATIONS
+                "the key is not encrypted as libdpop encrypts it (PBES2, PBKDF2-SHA256 with \
+                 {iterations} iterations, AES-256-CBC)"
             ),
         ));
     }

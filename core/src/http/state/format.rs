@@ -7,12 +7,12 @@
 //! scheme         1  1 = passphrase, 2 = protector
 //! passphrase:
 //!   kdf          1  1 = PBKDF2-HMAC-SHA256 with 600 000 iterations (the only one; the cost is
-//!                   libdpop's and is never read from the file)
+//!                   libdpop's and is never read from the file: see [`Cost`])
 //!   salt        16
 //!   check       16  key-check value: tells a wrong passphrase from a damaged file
 //!   nonce       12  AES-256-GCM's
 //!   key_len      2  big-endian, then the key: encrypted PKCS#8 DER (libdpop's key export with
-//!                   the same passphrase)
+//!                   the same passphrase and as many iterations)
 //!   sealed_len   4  big-endian, then the contents sealed with AES-256-GCM, with every byte
 //!                   before them as associated data
 //! protector:
@@ -47,11 +47,6 @@ const SCHEME_PASSPHRASE: u8 = 1;
 const SCHEME_PROTECTOR: u8 = 2;
 /// The one key derivation of version 1.
 const KDF_PBKDF2_SHA256: u8 = 1;
-/// As for key exports (the OWASP figure for PBKDF2-HMAC-SHA256).
-const PBKDF2_ITERATIONS: NonZeroU32 = match NonZeroU32::new(600_000) {
-    Some(n) => n,
-    None => unreachable!(),
-};
 const SALT_LEN: usize = 16;
 const CHECK_LEN: usize = 16;
 const CHECKSUM_LEN: usize = 32;
@@ -90,6 +85,25 @@ pub(super) enum Sealer {
     },
 }
 
+/// The PBKDF2 iterations of a passphrase state: those of its own key derivation, and those of
+/// its key's encryption. Version 1 has one cost, [`Cost::STANDARD`], which the file does not
+/// record: it never comes from the file. The fuzz targets use [`Cost::FUZZING`], because
+/// 600 000 iterations an input would leave no time for the parsers; a state sealed at one cost
+/// does not open at the other (the key check fails: `StateLocked`).
+#[derive(Clone, Copy)]
+pub(super) struct Cost(NonZeroU32);
+
+impl Cost {
+    /// As for key exports (the OWASP figure for PBKDF2-HMAC-SHA256).
+    pub(super) const STANDARD: Cost = match NonZeroU32::new(600_000) {
+        Some(n) => Cost(n),
+        None => unreachable!(),
+    };
+    /// One iteration, for the fuzz targets and their tests only.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(super) const FUZZING: Cost = Cost(NonZeroU32::MIN);
+}
+
 fn corrupt(why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::StateCorrupt, format!("{why}"))
 }
@@ -113,11 +127,11 @@ pub(super) fn tests_random<const N: usize>() -> [u8; N] {
 
 /// The AES-256-GCM key and the key-check value of `passphrase` and `salt`: PBKDF2 gives a
 /// master key, and HMACs of it with two labels give the two.
-fn derive(passphrase: &str, salt: &[u8]) -> (Zeroizing<[u8; 32]>, [u8; CHECK_LEN]) {
+fn derive(passphrase: &str, salt: &[u8], cost: Cost) -> (Zeroizing<[u8; 32]>, [u8; CHECK_LEN]) {
     let mut master = Zeroizing::new([0u8; 32]);
     pbkdf2::derive(
         pbkdf2::PBKDF2_HMAC_SHA256,
-        PBKDF2_ITERATIONS,
+        cost.0,
         salt,
         passphrase.as_bytes(),
         &mut *master,
@@ -137,17 +151,19 @@ fn aead(key: &[u8; 32]) -> Wiped<LessSafeKey> {
 }
 
 impl Sealer {
-    /// A sealer for `key`: derives the passphrase's keys and encrypts the key (both slow on
-    /// purpose), or exports the key for the protector.
-    pub(super) fn new(key: &Key, protection: &StateProtection<'_>) -> Result<Sealer> {
+    /// A sealer for `key`: derives the passphrase's keys and encrypts the key at `cost` (both
+    /// slow on purpose), or exports the key for the protector.
+    pub(super) fn new(key: &Key, protection: &StateProtection<'_>, cost: Cost) -> Result<Sealer> {
         match protection {
             StateProtection::Passphrase(passphrase) => {
                 if passphrase.is_empty() {
                     return Err(Error::new(ErrorKind::InvalidArgument, "the passphrase is empty"));
                 }
                 let salt = random::<SALT_LEN>()?;
-                let (aead_key, check) = derive(passphrase, &salt);
-                let key_der = key.private_pkcs8_der(Some(passphrase))?.to_vec();
+                let (aead_key, check) = derive(passphrase, &salt, cost);
+                let key_der = key
+                    .private_pkcs8_der_encrypted(passphrase, cost.0.get())?
+                    .to_vec();
                 Ok(Sealer::Passphrase {
                     salt,
                     check,
@@ -159,7 +175,7 @@ impl Sealer {
                 check_name(protector.name())?;
                 Ok(Sealer::Protector {
                     protector: Arc::clone(protector),
-                    key_der: key.private_pkcs8_der(None)?,
+                    key_der: key.private_pkcs8_der()?,
                 })
             }
         }
@@ -167,7 +183,12 @@ impl Sealer {
 
     /// The whole file for `contents`.
     pub(super) fn seal(&self, contents: &Contents) -> Result<Vec<u8>> {
-        let payload = contents.to_json();
+        self.seal_payload(contents.to_json().as_bytes())
+    }
+
+    /// The whole file around `payload`, the contents as JSON (whatever it holds, for the fuzz
+    /// targets).
+    pub(super) fn seal_payload(&self, payload: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(256 + payload.len());
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
@@ -187,7 +208,7 @@ impl Sealer {
                 push_u16(&mut out, key_der.len())?;
                 out.extend_from_slice(key_der);
                 push_u32(&mut out, payload.len() + AES_256_GCM.tag_len())?;
-                let mut sealed = Zeroizing::new(payload.as_bytes().to_vec());
+                let mut sealed = Zeroizing::new(payload.to_vec());
                 aead(aead_key)
                     .seal_in_place_append_tag(
                         Nonce::assume_unique_for_key(nonce),
@@ -205,7 +226,7 @@ impl Sealer {
                 let mut inner = Zeroizing::new(Vec::with_capacity(2 + key_der.len() + payload.len()));
                 push_u16(&mut inner, key_der.len())?;
                 inner.extend_from_slice(key_der);
-                inner.extend_from_slice(payload.as_bytes());
+                inner.extend_from_slice(payload);
                 let blob = protector.protect(&inner, &out)?;
                 push_u32(&mut out, blob.len())?;
                 out.extend_from_slice(&blob);
@@ -282,12 +303,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Opens a saved state with `protection`: the key, the contents, and the sealer that saves it
-/// again. Nothing is changed anywhere. `check` sees the contents before the key is decrypted
-/// (a foreign state is told without a second key derivation).
+/// Opens a saved state with `protection` (a passphrase's at `cost`): the key, the contents, and
+/// the sealer that saves it again. Nothing is changed anywhere. `check` sees the contents
+/// before the key is decrypted (a foreign state is told without a second key derivation).
 pub(super) fn open(
     file: &[u8],
     protection: &StateProtection<'_>,
+    cost: Cost,
     check: impl FnOnce(&Contents) -> Result<()>,
 ) -> Result<(Key, Contents, Sealer)> {
     if file.is_empty() {
@@ -313,7 +335,7 @@ pub(super) fn open(
         )));
     }
     match r.byte()? {
-        SCHEME_PASSPHRASE => open_passphrase(&mut r, protection, check),
+        SCHEME_PASSPHRASE => open_passphrase(&mut r, protection, cost, check),
         SCHEME_PROTECTOR => open_protector(&mut r, protection, check),
         other => Err(corrupt(format!("the file names an unknown protection ({other})"))),
     }
@@ -322,6 +344,7 @@ pub(super) fn open(
 fn open_passphrase(
     r: &mut Reader<'_>,
     protection: &StateProtection<'_>,
+    cost: Cost,
     check_contents: impl FnOnce(&Contents) -> Result<()>,
 ) -> Result<(Key, Contents, Sealer)> {
     let kdf = r.byte()?;
@@ -351,7 +374,7 @@ fn open_passphrase(
             )))
         }
     };
-    let (aead_key, derived_check) = derive(passphrase, &salt);
+    let (aead_key, derived_check) = derive(passphrase, &salt, cost);
     if !equal(&derived_check, &check) {
         return Err(locked("the passphrase does not open it"));
     }
@@ -365,7 +388,7 @@ fn open_passphrase(
         .map_err(|_| corrupt("its sealed contents do not authenticate (the file was altered)"))?;
     let contents = Contents::from_json(opened)?;
     check_contents(&contents)?;
-    let key = Key::load_own_encrypted(key_der, passphrase)
+    let key = Key::load_own_encrypted(key_der, passphrase, cost.0.get())
         .map_err(|e| corrupt(format!("its key does not load: {}", e.message())))?;
     let key = contents.check_key(key)?;
     Ok((
@@ -439,7 +462,7 @@ fn equal(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Contents {
-    fn to_json(&self) -> Zeroizing<String> {
+    pub(super) fn to_json(&self) -> Zeroizing<String> {
         let b = &self.binding;
         let mut value = serde_json::json!({
             "issuer": b.issuer,

@@ -17,7 +17,7 @@ use super::token::{AuthToken, TokenCache};
 use super::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Algorithm;
-use format::{Binding, Contents, Sealer};
+use format::{Binding, Contents, Cost, Sealer};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,7 +256,7 @@ impl Client {
             .read()
             .clone()
             .ok_or_else(|| no_settings("saving"))?;
-        let sealer = Sealer::new(&key, &protection)?;
+        let sealer = Sealer::new(&key, &protection, Cost::STANDARD)?;
         let now = self.tokens.refresh_state();
         if now.lineage != before {
             return Err(Error::new(
@@ -306,8 +306,10 @@ impl Client {
             .clone()
             .ok_or_else(|| fail(no_settings("loading")))?;
         let bytes = file::read(&path).map_err(fail)?;
-        let (key, contents, sealer) =
-            format::open(&bytes, &protection, |contents| contents.binding.check(&settings)).map_err(fail)?;
+        let (key, contents, sealer) = format::open(&bytes, &protection, Cost::STANDARD, |contents| {
+            contents.binding.check(&settings)
+        })
+        .map_err(fail)?;
         let key = Arc::new(key);
         let installed = {
             // The settings checked stay in force until the key and the refresh token are in.
@@ -375,5 +377,38 @@ impl Client {
                 ));
             }
         }
+    }
+}
+
+/// Opens a saved state without a client, for the fuzz targets (`crate::fuzzing`): as
+/// [`Client::load_state`] opens it for `settings`, with a passphrase's key derivations at
+/// [`Cost::FUZZING`]. Gives the key, the contents as JSON (as saving again writes them), and the
+/// file that saving the state again writes.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn open_for_fuzzing(
+    file: &[u8],
+    protection: &StateProtection<'_>,
+    settings: &AuthToken,
+) -> Result<(crate::Key, Zeroizing<String>, Vec<u8>)> {
+    let (key, contents, sealer) = format::open(file, protection, Cost::FUZZING, |contents| {
+        contents.binding.check(settings)
+    })?;
+    let saved_again = sealer.seal(&contents)?;
+    Ok((key, contents.to_json(), saved_again))
+}
+
+/// A sealer at [`Cost::FUZZING`] for the fuzz targets (`crate::fuzzing`): made once for a key
+/// and a protection, it seals any payload, JSON or not, as a state's contents.
+#[cfg(feature = "fuzzing")]
+pub(crate) struct FuzzingSealer(Sealer);
+
+#[cfg(feature = "fuzzing")]
+impl FuzzingSealer {
+    pub(crate) fn new(key: &crate::Key, protection: &StateProtection<'_>) -> Result<Self> {
+        Sealer::new(key, protection, Cost::FUZZING).map(FuzzingSealer)
+    }
+
+    pub(crate) fn seal(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        self.0.seal_payload(payload)
     }
 }

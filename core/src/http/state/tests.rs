@@ -349,16 +349,49 @@ fn altered_files_with_a_fixed_checksum_are_still_refused() {
 fn a_key_encrypted_with_other_parameters_is_refused_before_its_kdf_runs() {
     // An encrypted PKCS#8 with 2048 iterations (openssl's default), in place of libdpop's.
     let key = Key::generate(Algorithm::Es256).unwrap();
-    let info_der = key.private_pkcs8_der(None).unwrap();
+    let info_der = key.private_pkcs8_der().unwrap();
     let info = pkcs8::PrivateKeyInfo::try_from(info_der.as_slice()).unwrap();
     let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &[1; 16], &[2; 16]).unwrap();
     let encrypted = info.encrypt_with_params(params, PASSPHRASE).unwrap();
-    let e = Key::load_own_encrypted(encrypted.as_bytes(), PASSPHRASE).unwrap_err();
+    let e = Key::load_own_encrypted(encrypted.as_bytes(), PASSPHRASE, 600_000).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::KeyUnsupportedEncryption, "{e:?}");
     // libdpop's own export loads.
-    let own = key.private_pkcs8_der(Some(PASSPHRASE)).unwrap();
-    let loaded = Key::load_own_encrypted(&own, PASSPHRASE).unwrap();
+    let own = key.private_pkcs8_der_encrypted(PASSPHRASE, 600_000).unwrap();
+    let loaded = Key::load_own_encrypted(&own, PASSPHRASE, 600_000).unwrap();
     assert_eq!(loaded.thumbprint(), key.thumbprint());
+}
+
+/// The fuzz targets' cheap key derivation (`Cost::FUZZING`) and libdpop's own are not
+/// interchangeable: a state sealed at one cost is locked at the other.
+#[test]
+fn a_state_opens_only_at_the_cost_it_was_sealed_at() {
+    let key = Key::generate(Algorithm::Es256).unwrap();
+    let contents = Contents {
+        binding: Binding {
+            issuer: None,
+            token_endpoint: Some(ENDPOINT.into()),
+            client_id: "desktop".into(),
+            jkt: key.thumbprint().into(),
+        },
+        alg: Algorithm::Es256,
+        refresh_token: Some(Zeroizing::new(REFRESH.into())),
+    };
+    let passphrase = StateProtection::Passphrase(PASSPHRASE);
+    for (seal_cost, other_cost) in [(Cost::FUZZING, Cost::STANDARD), (Cost::STANDARD, Cost::FUZZING)] {
+        let file = Sealer::new(&key, &passphrase, seal_cost)
+            .unwrap()
+            .seal(&contents)
+            .unwrap();
+        let Ok((opened, opened_contents, _)) = format::open(&file, &passphrase, seal_cost, |_| Ok(())) else {
+            panic!("a state does not open at the cost it was sealed at");
+        };
+        assert_eq!(opened.thumbprint(), key.thumbprint());
+        assert_eq!(opened_contents.binding, contents.binding);
+        let Err(e) = format::open(&file, &passphrase, other_cost, |_| Ok(())) else {
+            panic!("a state opens at another cost than it was sealed at");
+        };
+        assert_eq!(e.kind(), ErrorKind::StateLocked, "{e:?}");
+    }
 }
 
 #[test]
