@@ -24,7 +24,9 @@
  * _ip goes to 127.0.0.1, _name to localhost (resolved by the system; the server's certificate
  * names both). Prints "NAME_us MEDIAN" per variant, then the medians of per-round differences
  * "added_us" (dpop_ip - curl_ip), "name_extra_us" (dpop_name - dpop_ip) and
- * "curl_name_extra_us" (curl_name - curl_ip).
+ * "curl_name_extra_us" (curl_name - curl_ip). With HTTPS_BENCH_ONLY=NAME set, only variant NAME is
+ * timed after the warm-up (the others print 0), so that a profiler sees it alone:
+ *   HTTPS_BENCH_ONLY=bare_ip perf record -a -F 2000 -- https_bench cost 10 1
  *
  * handles: opens one handle of the kind and makes one request on it (libraries initialised,
  * code paged in), reads VmRSS, then opens N more, each making one request and keeping its
@@ -244,8 +246,13 @@ static int cost(double seconds, int rounds) {
     static double us[VARIANTS][MAX_ROUNDS];
     double added[MAX_ROUNDS], name_extra[MAX_ROUNDS], curl_name_extra[MAX_ROUNDS];
     double slice = seconds / rounds / VARIANTS;
+    const char *only = getenv("HTTPS_BENCH_ONLY");
     for (int r = 0; r < rounds; r++) {
         for (int v = 0; v < VARIANTS; v++) {
+            if (only != NULL && strcmp(only, variant_names[v]) != 0) {
+                us[v][r] = 0;
+                continue;
+            }
             unsigned long count = 0;
             double start = now(), elapsed;
             do {

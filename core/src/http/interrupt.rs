@@ -337,16 +337,15 @@ impl Transport for Tcp {
     }
 
     /// Whether the connection can serve another request: nothing waits to be read (a server
-    /// sends nothing unasked) and it is not closed.
+    /// sends nothing unasked) and it is not closed. The socket stays non-blocking afterwards:
+    /// the pool asks twice per request (when the connection comes back and when it is taken
+    /// again), and the next read or write sets the mode it needs, so that a request costs one
+    /// mode change rather than four.
     fn is_open(&mut self) -> bool {
-        let probe = || -> io::Result<bool> {
-            self.stream.set_nonblocking(true)?;
-            let mut byte = [0u8];
-            let open =
-                matches!((&*self.stream).read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-            self.stream.set_nonblocking(self.nonblocking)?;
-            Ok(open)
-        };
-        probe().unwrap_or(false)
+        if self.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut byte = [0u8];
+        matches!((&*self.stream).read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
