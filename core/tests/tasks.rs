@@ -64,6 +64,15 @@ fn until(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
+/// A task whose GET the server's `/stall` path holds: started, and seen held by the server.
+fn held(server: &Server, client: &Arc<Client>) -> Task {
+    let task = get(client, &format!("{}/stall", server.base_url()));
+    until("the server holds the request", || {
+        stalled_requests(server, "/stall") == 1
+    });
+    task
+}
+
 fn stalled_requests(server: &Server, path: &str) -> usize {
     server
         .stats()
@@ -107,11 +116,7 @@ fn a_hundred_tasks_on_one_client_all_succeed_with_one_token_request() {
 fn a_cancel_ends_a_task_on_a_hung_server_and_the_client_works_after() {
     let server = Server::start(config()).unwrap();
     let client = client_for(&server);
-    let stall = format!("{}/stall", server.base_url());
-    let task = get(&client, &stall);
-    until("the server holds the request", || {
-        stalled_requests(&server, "/stall") == 1
-    });
+    let task = held(&server, &client);
     assert!(
         !task.wait(Duration::from_millis(200)),
         "the server has not answered"
@@ -361,11 +366,7 @@ fn a_task_outlives_the_client_handle_it_came_from() {
 fn dropping_a_running_task_cancels_it() {
     let server = Server::start(config()).unwrap();
     let client = client_for(&server);
-    let stall = format!("{}/stall", server.base_url());
-    let task = get(&client, &stall);
-    until("the server holds the request", || {
-        stalled_requests(&server, "/stall") == 1
-    });
+    let task = held(&server, &client);
     let handle = Arc::downgrade(&client);
     drop(client);
     drop(task);
