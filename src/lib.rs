@@ -48,6 +48,9 @@ pub mod task;
 pub mod version;
 
 #[cfg(test)]
+mod abi_tests;
+
+#[cfg(test)]
 mod tests {
     /// cbindgen sees `extern "C"`; the compiled ABI must be `extern "system"` (stdcall on 32-bit
     /// Windows), which only `#[system_abi]` gives. On other targets the two are the same

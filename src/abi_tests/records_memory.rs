@@ -1,12 +1,11 @@
 //! Handles take their records with them: create/use/free cycles across threads leave the
-//! process's live memory where it was. Every allocation of this test process is counted, so
-//! this test has a binary of its own.
+//! process's live memory where it was. Every allocation of the test binary is counted, so the
+//! test runs in a process of its own: it starts this binary again with only itself selected.
 
-mod common;
-
-use common::{fail, get, responder, OPEN_CONNECTIONS};
-use dpop::http::{dpop_http_free, dpop_http_new};
+use super::{fail, get, responder, OPEN_CONNECTIONS};
+use crate::http::{dpop_http_free, dpop_http_new};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::process::Command;
 use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -44,10 +43,38 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Set in the process that measures.
+const CHILD: &str = "DPOP_RECORDS_MEMORY_CHILD";
+
 /// 10,000 rounds: one thread makes a handle, four threads each get a body and an error on it,
 /// another thread frees it. Every record must go with its handle.
 #[test]
+#[cfg_attr(miri, ignore = "starts a process and talks to a loopback responder")]
 fn create_use_free_cycles_across_threads_leave_memory_flat() {
+    if std::env::var_os(CHILD).is_some() {
+        return measure();
+    }
+    let path = module_path!().split_once("::").map_or("", |(_, p)| p);
+    let name = format!("{path}::create_use_free_cycles_across_threads_leave_memory_flat");
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &name, "--test-threads=1", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    print!("{stdout}{}", String::from_utf8_lossy(&child.stderr));
+    assert!(
+        child.status.success(),
+        "the measuring process failed: {}",
+        child.status
+    );
+    assert!(
+        stdout.contains("live bytes after") && stdout.contains("1 passed"),
+        "the measuring process did not run the test"
+    );
+}
+
+fn measure() {
     const THREADS: usize = 4;
     const WARM_UP: usize = 200;
     const ROUNDS: usize = 10_000;

@@ -2,13 +2,12 @@
 //! returned), through the real exports: they belong to the calling thread, and they never leak
 //! into a new handle, even one placed at the address of a freed handle.
 
-mod common;
-
-use common::{error_text, fail, get, responder, Shared};
-use dpop::http::{dpop_http_free, dpop_http_get, dpop_http_last_status, dpop_http_new};
+use super::{error_text, fail, get, responder, Shared};
+use crate::http::{dpop_http_free, dpop_http_get, dpop_http_last_status, dpop_http_new};
 use std::ffi::CStr;
 
 #[test]
+#[cfg_attr(miri, ignore = "talks to a loopback responder")]
 fn a_new_handle_at_a_freed_handles_address_reports_nothing_of_the_old_one() {
     let url = responder();
     let mut reused = 0;
@@ -44,6 +43,7 @@ fn a_new_handle_at_a_freed_handles_address_reports_nothing_of_the_old_one() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "talks to a loopback responder")]
 fn the_string_from_get_stays_valid_until_the_same_threads_next_get() {
     let url = responder();
     let http = Shared(dpop_http_new());
