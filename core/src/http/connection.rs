@@ -9,9 +9,9 @@
 //!   and grows only as far as a response head needs, instead of a buffer pair of the size of
 //!   the largest head at every layer of every connection.
 
+use super::transport::Anchors;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use ureq::tls::Certificate;
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, Transport, TransportAdapter,
 };
@@ -26,7 +26,7 @@ const INPUT_START: usize = 8 * 1024;
 /// The connector chain of every agent: CONNECT proxy (when set), TCP (through
 /// [`interrupt::Connect`](super::interrupt), so that a cancel reaches a blocked connect, read
 /// or write), then [`Connection`].
-pub(crate) fn connector(roots: &Arc<Vec<Certificate<'static>>>, limits: Limits) -> impl Connector {
+pub(crate) fn connector(roots: &Anchors, limits: Limits) -> impl Connector {
     ().chain(ConnectProxyConnector::default())
         .chain(super::interrupt::Connect)
         .chain(TopLayer {
@@ -48,21 +48,17 @@ pub(crate) struct Limits {
 /// One rustls configuration per list of roots. The lists themselves are shared (the system's,
 /// the built-in one, and a few with a CA file's roots added, see `transport.rs`), so a list is
 /// known by its address; the few last configurations are kept.
-fn client_config(roots: &Arc<Vec<Certificate<'static>>>) -> Arc<rustls::ClientConfig> {
-    type Entry = (Arc<Vec<Certificate<'static>>>, Arc<rustls::ClientConfig>);
+fn client_config(roots: &Anchors) -> Arc<rustls::ClientConfig> {
+    type Entry = (Anchors, Arc<rustls::ClientConfig>);
     static RECENT: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
     const KEPT: usize = 6;
     let mut recent = RECENT.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((_, config)) = recent.iter().find(|(list, _)| Arc::ptr_eq(list, roots)) {
         return Arc::clone(config);
     }
-    let mut store = rustls::RootCertStore::empty();
-    // A root that does not parse is left out, as ureq does; the rest still serve.
-    store.add_parsable_certificates(
-        roots
-            .iter()
-            .map(|c| rustls::pki_types::CertificateDer::from(c.der())),
-    );
+    let store = rustls::RootCertStore {
+        roots: Vec::clone(roots),
+    };
     let config = rustls::ClientConfig::builder_with_provider(Arc::clone(provider()))
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .expect("ring supports every TLS version rustls has")
@@ -351,12 +347,7 @@ mod tests {
 
     #[test]
     fn handles_that_trust_the_same_roots_share_one_tls_configuration() {
-        let roots = Arc::new(
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|der| Certificate::from_der(der.as_ref()))
-                .collect::<Vec<_>>(),
-        );
+        let roots = Arc::new(webpki_roots::TLS_SERVER_ROOTS.to_vec());
         let same = Arc::clone(&roots);
         let other = Arc::new(roots[..3].to_vec());
         assert!(Arc::ptr_eq(&client_config(&roots), &client_config(&same)));

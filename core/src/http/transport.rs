@@ -6,6 +6,7 @@ use super::connection::{self, Limits};
 use super::resolver::Resolver;
 use super::response::Response;
 use crate::error::{Error, ErrorKind, Result};
+use rustls::pki_types::TrustAnchor;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -141,18 +142,23 @@ fn build_agent(s: &TransportSettings, proxy: Option<ureq::Proxy>) -> ureq::Agent
     )
 }
 
-/// The built-in Mozilla roots (webpki-root-certs, borrowed, listed once per process) and
-/// `extra`.
-fn builtin_roots(extra: &[Certificate<'static>]) -> Arc<Vec<Certificate<'static>>> {
-    static BUILTIN: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
-    let builtin = BUILTIN.get_or_init(|| {
-        Arc::new(
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|der| Certificate::from_der(der.as_ref()))
-                .collect(),
-        )
-    });
+/// Trusted roots as rustls holds them (subject, public key, name constraints), in lists shared
+/// by every handle that trusts the same (see `client_config` in `connection.rs`).
+pub(crate) type Anchors = Arc<Vec<TrustAnchor<'static>>>;
+
+/// The trust anchors of `certs`; a certificate that does not parse is left out, as ureq and
+/// rustls do, and the rest still serve.
+fn anchors_of<'a>(certs: impl IntoIterator<Item = &'a [u8]>) -> Vec<TrustAnchor<'static>> {
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(certs.into_iter().map(rustls::pki_types::CertificateDer::from));
+    store.roots
+}
+
+/// The built-in Mozilla roots (webpki-roots: the anchors alone, borrowed, listed once per
+/// process) and `extra`.
+fn builtin_roots(extra: &[Certificate<'static>]) -> Anchors {
+    static BUILTIN: std::sync::OnceLock<Anchors> = std::sync::OnceLock::new();
+    let builtin = BUILTIN.get_or_init(|| Arc::new(webpki_roots::TLS_SERVER_ROOTS.to_vec()));
     if extra.is_empty() {
         return Arc::clone(builtin);
     }
@@ -161,15 +167,8 @@ fn builtin_roots(extra: &[Certificate<'static>]) -> Arc<Vec<Certificate<'static>
 
 /// `base` and `extra` in one list, shared by every handle that asks for the same: a host that
 /// gives each of its handles the same CA file keeps one copy of the roots, not one per handle.
-fn with_extra(
-    base: &Arc<Vec<Certificate<'static>>>,
-    extra: &[Certificate<'static>],
-) -> Arc<Vec<Certificate<'static>>> {
-    type Combined = (
-        Arc<Vec<Certificate<'static>>>,
-        Vec<Certificate<'static>>,
-        Arc<Vec<Certificate<'static>>>,
-    );
+fn with_extra(base: &Anchors, extra: &[Certificate<'static>]) -> Anchors {
+    type Combined = (Anchors, Vec<Certificate<'static>>, Anchors);
     /// The last few combinations made (hosts use one or two CA files).
     static RECENT: std::sync::Mutex<Vec<Combined>> = std::sync::Mutex::new(Vec::new());
     const KEPT: usize = 4;
@@ -179,12 +178,9 @@ fn with_extra(
     }) {
         return Arc::clone(both);
     }
-    let both = Arc::new(
-        base.iter()
-            .cloned()
-            .chain(extra.iter().cloned())
-            .collect::<Vec<_>>(),
-    );
+    let mut both = Vec::clone(base);
+    both.extend(anchors_of(extra.iter().map(Certificate::der)));
+    let both = Arc::new(both);
     if recent.len() == KEPT {
         recent.remove(0);
     }
@@ -195,16 +191,11 @@ fn with_extra(
 /// The operating system's trusted roots, read once per process (`SSL_CERT_FILE` and
 /// `SSL_CERT_DIR` are honoured); `None` when the store holds none or cannot be read, and the
 /// built-in roots serve instead.
-fn system_roots() -> Option<&'static Arc<Vec<Certificate<'static>>>> {
-    static ROOTS: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
+fn system_roots() -> Option<&'static Anchors> {
+    static ROOTS: std::sync::OnceLock<Anchors> = std::sync::OnceLock::new();
     let roots = ROOTS.get_or_init(|| {
-        Arc::new(
-            rustls_native_certs::load_native_certs()
-                .certs
-                .iter()
-                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-                .collect(),
-        )
+        let certs = rustls_native_certs::load_native_certs().certs;
+        Arc::new(anchors_of(certs.iter().map(|der| der.as_ref())))
     });
     (!roots.is_empty()).then_some(roots)
 }
@@ -465,9 +456,12 @@ mod tests {
         let a = builtin_roots(&extra);
         let b = builtin_roots(&[Certificate::from_der(ca.cert.der()).to_owned()]);
         assert!(Arc::ptr_eq(&a, &b), "the same CA: one list");
-        assert_eq!(a.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() + 1);
+        assert_eq!(a.len(), webpki_roots::TLS_SERVER_ROOTS.len() + 1);
         let c = builtin_roots(&[Certificate::from_der(other.cert.der()).to_owned()]);
         assert!(!Arc::ptr_eq(&a, &c), "another CA: another list");
-        assert_eq!(c.last().unwrap().der(), other.cert.der().as_ref());
+        let expected = anchors_of([other.cert.der().as_ref()]);
+        assert_eq!(expected.len(), 1);
+        assert_eq!(c.last(), expected.first());
+        assert_ne!(a.last(), expected.first());
     }
 }
