@@ -24,7 +24,12 @@
  * _ip goes to 127.0.0.1, _name to localhost (resolved by the system; the server's certificate
  * names both). Prints "NAME_us MEDIAN" per variant, then the medians of per-round differences
  * "added_us" (dpop_ip - curl_ip), "name_extra_us" (dpop_name - dpop_ip) and
- * "curl_name_extra_us" (curl_name - curl_ip). With HTTPS_BENCH_ONLY=NAME set, only variant NAME is
+ * "curl_name_extra_us" (curl_name - curl_ip). The same for the CPU time this process spent per
+ * request (all its threads, user and system; the server is another process): "NAME_cpu_us",
+ * "added_cpu_us" (dpop_ip - curl_ip), "dpop_self_cpu_us" (dpop_ip - bare_ip) and
+ * "name_extra_cpu_us" (dpop_name - dpop_ip). A request's
+ * wall time on this machine also holds the server's work and the waits of the two for each
+ * other, which move with scheduling from run to run; the client's CPU time does not. With HTTPS_BENCH_ONLY=NAME set, only variant NAME is
  * timed after the warm-up (the others print 0), so that a profiler sees it alone:
  *   HTTPS_BENCH_ONLY=bare_ip perf record -a -F 2000 -- https_bench cost 10 1
  *
@@ -52,11 +57,16 @@ static const char *ca_file;
 static char secret[256] = "secret";
 static char base_ip[256], base_name[256]; /* https://127.0.0.1:PORT, https://localhost:PORT */
 
-static double now(void) {
+static double clock_seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+
+/* CPU time of this process: every thread, user and system. */
+static double cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 static void die(const char *what, const char *detail) {
     fprintf(stderr, "https_bench: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -243,18 +253,19 @@ static int cost(double seconds, int rounds) {
             send_one(v);
         }
     }
-    static double us[VARIANTS][MAX_ROUNDS];
+    static double us[VARIANTS][MAX_ROUNDS], cpu_us[VARIANTS][MAX_ROUNDS];
     double added[MAX_ROUNDS], name_extra[MAX_ROUNDS], curl_name_extra[MAX_ROUNDS];
+    double added_cpu[MAX_ROUNDS], self_cpu[MAX_ROUNDS], name_extra_cpu[MAX_ROUNDS];
     double slice = seconds / rounds / VARIANTS;
     const char *only = getenv("HTTPS_BENCH_ONLY");
     for (int r = 0; r < rounds; r++) {
         for (int v = 0; v < VARIANTS; v++) {
             if (only != NULL && strcmp(only, variant_names[v]) != 0) {
-                us[v][r] = 0;
+                us[v][r] = cpu_us[v][r] = 0;
                 continue;
             }
             unsigned long count = 0;
-            double start = now(), elapsed;
+            double start = now(), cpu_start = cpu_now(), elapsed;
             do {
                 for (int i = 0; i < 4; i++) {
                     send_one(v);
@@ -262,9 +273,13 @@ static int cost(double seconds, int rounds) {
                 count += 4;
                 elapsed = now() - start;
             } while (elapsed < slice);
+            cpu_us[v][r] = (cpu_now() - cpu_start) * 1e6 / (double)count;
             us[v][r] = elapsed * 1e6 / (double)count;
         }
         added[r] = us[DPOP_IP][r] - us[CURL_IP][r];
+        added_cpu[r] = cpu_us[DPOP_IP][r] - cpu_us[CURL_IP][r];
+        self_cpu[r] = cpu_us[DPOP_IP][r] - cpu_us[BARE_IP][r];
+        name_extra_cpu[r] = cpu_us[DPOP_NAME][r] - cpu_us[DPOP_IP][r];
         name_extra[r] = us[DPOP_NAME][r] - us[DPOP_IP][r];
         curl_name_extra[r] = us[CURL_NAME][r] - us[CURL_IP][r];
     }
@@ -274,6 +289,12 @@ static int cost(double seconds, int rounds) {
     printf("added_us %.1f\n", median(added, rounds));
     printf("name_extra_us %.2f\n", median(name_extra, rounds));
     printf("curl_name_extra_us %.2f\n", median(curl_name_extra, rounds));
+    for (int v = 0; v < VARIANTS; v++) {
+        printf("%s_cpu_us %.2f\n", variant_names[v], median(cpu_us[v], rounds));
+    }
+    printf("added_cpu_us %.2f\n", median(added_cpu, rounds));
+    printf("dpop_self_cpu_us %.2f\n", median(self_cpu, rounds));
+    printf("name_extra_cpu_us %.2f\n", median(name_extra_cpu, rounds));
     for (int v = 0; v < VARIANTS; v++) {
         if (curls[v].curl != NULL) {
             curl_easy_cleanup(curls[v].curl);
