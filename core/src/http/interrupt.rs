@@ -193,12 +193,17 @@ impl Tcp {
     }
 }
 
-/// Sets a socket timeout when it differs from what it is.
+/// Sets a socket timeout for an operation that may take `wanted`, when it differs from what
+/// the socket is set to. The timeout is `wanted` rounded down to [`socket_timeout`]'s step: ureq
+/// gives each request on a kept-alive connection the same limit less the microseconds since
+/// the request began, so without the rounding every request would set both timeouts again (two
+/// system calls); with it, the socket is set already.
 fn update_timeout(
     current: &mut Option<Duration>,
     wanted: Option<Duration>,
     set: impl FnOnce(Option<Duration>) -> io::Result<()>,
 ) -> io::Result<()> {
+    let wanted = wanted.map(socket_timeout);
     if *current == wanted {
         return Ok(());
     }
@@ -210,6 +215,21 @@ fn update_timeout(
         Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// `wanted` rounded down to 10 ms (1 ms below 1 s), never to zero: an operation then gives up
+/// at most one step before its limit, never after it.
+fn socket_timeout(wanted: Duration) -> Duration {
+    let step: u128 = if wanted >= Duration::from_secs(1) {
+        10_000_000
+    } else {
+        1_000_000
+    };
+    let rounded = wanted.as_nanos() / step * step;
+    match u64::try_from(rounded) {
+        Ok(0) | Err(_) => wanted,
+        Ok(nanos) => Duration::from_nanos(nanos),
+    }
 }
 
 /// Waits before a non-blocking operation is tried again: `pause` (then doubled, up to
@@ -347,5 +367,67 @@ impl Transport for Tcp {
         }
         let mut byte = [0u8];
         matches!((&*self.stream).read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_timeouts_are_rounded_down_and_never_to_zero() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            socket_timeout(ms(30_000) - Duration::from_nanos(9_123)),
+            ms(29_990)
+        );
+        assert_eq!(socket_timeout(ms(30_000)), ms(30_000));
+        assert_eq!(socket_timeout(ms(1_234)), ms(1_230));
+        assert_eq!(socket_timeout(ms(999) + Duration::from_micros(700)), ms(999));
+        assert_eq!(
+            socket_timeout(Duration::from_micros(700)),
+            Duration::from_micros(700)
+        );
+        assert_eq!(socket_timeout(Duration::MAX), Duration::MAX);
+        for micros in [
+            1,
+            999,
+            1_000,
+            1_001,
+            999_999,
+            1_000_000,
+            29_999_991,
+            u64::from(u32::MAX),
+        ] {
+            let wanted = Duration::from_micros(micros);
+            let got = socket_timeout(wanted);
+            assert!(got <= wanted && !got.is_zero(), "{wanted:?} -> {got:?}");
+            assert!(wanted - got < ms(10), "{wanted:?} -> {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_limit_that_shrinks_by_microseconds_sets_the_socket_once() {
+        let mut current = None;
+        let mut sets = Vec::new();
+        for elapsed in [9, 12, 15, 40, 2_000] {
+            let wanted = Duration::from_secs(30) - Duration::from_micros(elapsed);
+            update_timeout(&mut current, Some(wanted), |t| {
+                sets.push(t);
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(sets, [Some(Duration::from_millis(29_990))]);
+        // A limit one step shorter, and no limit, are set.
+        for wanted in [Some(Duration::from_millis(29_980)), None] {
+            update_timeout(&mut current, wanted, |t| {
+                sets.push(t);
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(sets.len(), 3);
+        assert_eq!(current, None);
     }
 }
