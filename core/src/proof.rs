@@ -380,10 +380,10 @@ fn push_display(out: &mut String, value: impl std::fmt::Display) {
 
 /// Appends the unpadded base64url encoding of `bytes`, through a stack buffer instead of a
 /// temporary String. Blocks of 192 bytes (a multiple of 3) encode to 256 characters each, and
-/// the encodings of such blocks concatenate to the encoding of the whole.
-/// Appends base64url (unpadded) of `bytes`. A proof holds nothing secret once it is sent, so
-/// this is a plain table lookup; base64ct's constant-time encoding (kept for key material,
-/// `key/`) took about 7% of a proof's time, most of what a proof costs beyond its signature.
+/// the encodings of such blocks concatenate to the encoding of the whole. A proof holds nothing
+/// secret once it is sent, so this is a plain table lookup; base64ct's constant-time encoding
+/// (kept for key material, `key/`) took about 7% of a proof's time, most of what a proof costs
+/// beyond its signature.
 fn push_base64url(out: &mut String, bytes: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const BLOCK: usize = 192;
