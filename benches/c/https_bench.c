@@ -27,10 +27,11 @@
  * "curl_name_extra_us" (curl_name - curl_ip). The same for the CPU time this process spent per
  * request (all its threads, user and system; the server is another process): "NAME_cpu_us",
  * "added_cpu_us" (dpop_ip - curl_ip), "dpop_self_cpu_us" (dpop_ip - bare_ip) and
- * "name_extra_cpu_us" (dpop_name - dpop_ip). A request's
- * wall time on this machine also holds the server's work and the waits of the two for each
- * other, which move with scheduling from run to run; the client's CPU time does not. With HTTPS_BENCH_ONLY=NAME set, only variant NAME is
- * timed after the warm-up (the others print 0), so that a profiler sees it alone:
+ * "name_extra_cpu_us" (dpop_name - dpop_ip). A request's wall time on this machine also holds
+ * the server's work and the waits of the two for each other, which move with scheduling from
+ * run to run; the client's CPU time does not.
+ * With HTTPS_BENCH_ONLY=NAME set, only variant NAME is timed after the warm-up (the others
+ * print 0), so that a profiler sees it alone:
  *   HTTPS_BENCH_ONLY=bare_ip perf record -a -F 2000 -- https_bench cost 10 1
  *
  * handles: opens one handle of the kind and makes one request on it (libraries initialised,

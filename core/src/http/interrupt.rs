@@ -359,8 +359,8 @@ impl Transport for Tcp {
     /// Whether the connection can serve another request: nothing waits to be read (a server
     /// sends nothing unasked) and it is not closed. The socket stays non-blocking afterwards:
     /// the pool asks twice per request (when the connection comes back and when it is taken
-    /// again), and the next read or write sets the mode it needs, so that a request costs one
-    /// mode change rather than four.
+    /// again), and the next read or write sets the mode it needs, so that a request costs two
+    /// mode changes (to non-blocking here, back before the next blocking write) rather than four.
     fn is_open(&mut self) -> bool {
         if self.set_nonblocking(true).is_err() {
             return false;
